@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Command line: hash-password, check-config.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import bcrypt from 'bcryptjs';
+import { Command, InvalidArgumentError } from 'commander';
+import { parse } from 'yaml';
+import {
+  ConfigError,
+  parseConfig,
+  resolveServiceOptions,
+  serverConfigSchema,
+  workerConfigSchema,
+} from './core/config.js';
+import { services } from './services/index.js';
+
+/** Reads a password: twice without echo on a terminal, else one line from stdin. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const rl = createInterface({ input: process.stdin });
+    for await (const line of rl) return line;
+    return '';
+  }
+  const ask = (prompt: string) =>
+    new Promise<string>((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      // Print the prompt, then swallow the echo of every key typed.
+      const write = (rl as unknown as { _writeToOutput: (s: string) => void });
+      rl.question(prompt, (answer) => {
+        rl.close();
+        process.stderr.write('\n');
+        resolve(answer);
+      });
+      write._writeToOutput = () => {};
+    });
+  const first = await ask('Password: ');
+  const second = await ask('Repeat password: ');
+  if (first !== second) throw new Error('the passwords do not match');
+  return first;
+}
+
+function cost(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 4 || n > 31) throw new InvalidArgumentError('a whole number from 4 to 31');
+  return n;
+}
+
+const program = new Command('selfhost').description('Tools for the selfhost service template');
+
+program
+  .command('hash-password')
+  .description('print a bcrypt hash for httpauth in server_config.yaml')
+  .option('-c, --cost <rounds>', 'bcrypt cost factor', cost, 12)
+  .action(async (opts: { cost: number }) => {
+    const password = await readPassword();
+    if (password.length === 0) throw new Error('the password is empty');
+    if (Buffer.byteLength(password, 'utf8') > 72) throw new Error('the password is over 72 bytes; bcrypt would ignore the rest');
+    process.stdout.write(`${await bcrypt.hash(password, opts.cost)}\n`);
+  });
+
+program
+  .command('check-config')
+  .description('validate a server or worker config file; exit 0 if good, 1 if not')
+  .argument('<file>', 'server_config.yaml or worker_config.yaml')
+  .option('-k, --kind <kind>', 'server or worker (default: guessed from the keys)')
+  .action((file: string, opts: { kind?: string }) => {
+    let raw: unknown;
+    try {
+      raw = parse(readFileSync(file, 'utf8')) ?? {};
+    } catch (err) {
+      throw new ConfigError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const kind = opts.kind ?? (raw && typeof raw === 'object' && 'httpauth' in raw ? 'server' : 'worker');
+    if (kind !== 'server' && kind !== 'worker') throw new ConfigError(`--kind must be server or worker, not "${kind}"`);
+    const config = parseConfig(kind === 'server' ? serverConfigSchema : workerConfigSchema, file, raw);
+    resolveServiceOptions(file, config.services, services);
+    process.stdout.write(`${file}: a valid ${kind} config\n`);
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

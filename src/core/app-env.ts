@@ -1,0 +1,11 @@
+// The per-request variables every handler can read.
+import type { Logger } from './logger.js';
+
+export interface AppEnv {
+  Variables: {
+    /** The authenticated user name: the owner of the tasks this request creates or reads. */
+    user: string;
+    /** Logger bound to this request's id. */
+    log: Logger;
+  };
+}

@@ -1,0 +1,49 @@
+// The app factory: builds the Hono app from its parts, with no side effects, so tests call app.request().
+import { Hono } from 'hono';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { requestId } from 'hono/request-id';
+import type { AppEnv } from './app-env.js';
+import { basicAuth } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { errorJson, notFound, onError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { TaskQueues } from './queue.js';
+import { taskRouter, type TaskRouter } from './task-routes.js';
+
+export interface AppParts {
+  config: ServerConfig;
+  log: Logger;
+  tasks: TaskQueues;
+  /** Validated options per service name (see resolveServiceOptions). */
+  serviceOptions: Map<string, unknown>;
+  /** Adds the service routes; src/routes.ts in production. */
+  routes: (task: TaskRouter) => void;
+}
+
+export function createApp({ config, log, tasks, serviceOptions, routes }: AppParts): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
+    c.header('Allow', methods.join(', '));
+    return errorJson(c, 405, 'method not allowed');
+  } }));
+  app.use(requestId());
+  app.use(async (c, next) => {
+    c.set('log', log.child({ request_id: c.get('requestId') }));
+    await next();
+  });
+  app.onError(onError(log));
+  app.notFound(notFound);
+
+  const auth = basicAuth({ users: config.httpauth, realm: config.realm });
+
+  app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
+
+  app.get('/tasks/:id', auth, async (c) => {
+    const status = await tasks.status(c.req.param('id'), c.get('user'));
+    if (!status) return errorJson(c, 404, 'no such task');
+    return c.json(status);
+  });
+
+  routes(taskRouter(app, auth, tasks, serviceOptions));
+  return app;
+}

@@ -1,0 +1,125 @@
+// Config files: YAML -> zod schema -> typed object, loaded once in an entry point and passed down.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { LOG_LEVELS } from './logger.js';
+import type { Service } from './service.js';
+
+const common = {
+  redis_url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  /** Key prefix for every queue; use a hash tag such as "{tasks}" on Redis Cluster. */
+  queue_prefix: z.string().min(1).default('bull'),
+  log_level: z.enum(LOG_LEVELS).default('info'),
+  /** Per-service settings, `services.<name>`, checked against each service's own options schema. */
+  services: z.record(z.string(), z.unknown()).default({}),
+};
+
+export const serverConfigSchema = z.strictObject({
+  ...common,
+  host: z.string().default('0.0.0.0'),
+  port: z.coerce.number().int().min(0).max(65535).default(8000),
+  realm: z.string().min(1).default('selfhost-service'),
+  /** user name -> password hash. Never plaintext. */
+  httpauth: z.record(z.string().min(1), z.string().min(1)),
+  /** Seconds a finished task's status and result stay readable. */
+  result_ttl: z.number().int().positive().default(3600),
+});
+
+export const workerConfigSchema = z.strictObject({
+  ...common,
+  /** The one queue this worker serves; services name their queue (default "tasks"). */
+  queue: z.string().min(1).default('tasks'),
+});
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+/** A config mistake: the message names the file, the key and the reason. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describe(file: string, issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): string {
+  return issues
+    .map((issue) => {
+      const key = [...prefix, ...issue.path].map(String).join('.') || '(top level)';
+      return `${file}: ${key}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+/** Reads and parses a YAML file; `null` when it does not exist and `optional` is set. */
+function readYaml(file: string, optional: boolean): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && optional) return {};
+    throw new ConfigError(`${file}: cannot read the file (${code ?? String(err)})`);
+  }
+  try {
+    return parse(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+export function parseConfig<S extends z.ZodType>(schema: S, file: string, raw: unknown): z.infer<S> {
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(describe(file, result.error.issues));
+  return result.data;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Environment overrides the file: REDIS_URL, PORT (server), LOG_LEVEL. */
+function applyEnv(raw: unknown, env: Env, keys: Record<string, string>): Record<string, unknown> {
+  const merged: Record<string, unknown> = raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw } : { '': raw };
+  for (const [key, name] of Object.entries(keys)) {
+    if (env[name] !== undefined && env[name] !== '') merged[key] = env[name];
+  }
+  return merged;
+}
+
+export function configFile(kind: 'server' | 'worker', env: Env): { file: string; explicit: boolean } {
+  const explicit = env.CONFIG_FILENAME !== undefined && env.CONFIG_FILENAME !== '';
+  return { file: explicit ? env.CONFIG_FILENAME! : `${kind}_config.yaml`, explicit };
+}
+
+export function loadServerConfig(env: Env = process.env): { file: string; config: ServerConfig } {
+  const { file } = configFile('server', env);
+  const raw = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL' });
+  return { file, config: parseConfig(serverConfigSchema, file, raw) };
+}
+
+/** A worker runs on defaults when no file is named and `worker_config.yaml` is absent. */
+export function loadWorkerConfig(env: Env = process.env): { file: string; config: WorkerConfig } {
+  const { file, explicit } = configFile('worker', env);
+  const raw = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL' });
+  return { file, config: parseConfig(workerConfigSchema, file, raw) };
+}
+
+/** Validates `services.<name>` against each service's options schema; returns options by service name. */
+export function resolveServiceOptions(
+  file: string,
+  settings: Record<string, unknown>,
+  services: readonly Service[],
+): Map<string, unknown> {
+  const known = new Set(services.map((s) => s.name));
+  const unknown = Object.keys(settings).filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new ConfigError(`${file}: services.${unknown[0]}: no such service (known: ${[...known].join(', ')})`);
+  }
+  const options = new Map<string, unknown>();
+  for (const service of services) {
+    if (!service.options) {
+      options.set(service.name, {});
+      continue;
+    }
+    const result = service.options.safeParse(settings[service.name] ?? {});
+    if (!result.success) throw new ConfigError(describe(file, result.error.issues, ['services', service.name]));
+    options.set(service.name, result.data);
+  }
+  return options;
+}

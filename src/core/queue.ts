@@ -1,0 +1,117 @@
+// Queue wiring in one place: Redis connections, job options, enqueue and the status a client reads.
+import { randomUUID } from 'node:crypto';
+import { Job, Queue } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { queueOf, type Service } from './service.js';
+
+/** Celery's state names, kept so the ancestor's clients keep working. */
+export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
+
+export interface TaskStatus {
+  task_id: string;
+  task_status: TaskState;
+  task_result: unknown;
+  progress: unknown;
+  error: string | null;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** What a job carries: the validated input and who may read its status. */
+export interface TaskData {
+  input: unknown;
+  owner: string;
+}
+
+/** Task ids are random UUIDv4s: unguessable, and never BullMQ's counter. */
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function isTaskId(id: string): boolean {
+  return TASK_ID.test(id);
+}
+
+/** A Redis connection; workers need `maxRetriesPerRequest: null` for their blocking calls. */
+export function connect(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { lazyConnect: false, ...options });
+}
+
+const STATES: Record<string, TaskState> = {
+  waiting: 'PENDING',
+  prioritized: 'PENDING',
+  delayed: 'PENDING',
+  'waiting-children': 'PENDING',
+  active: 'STARTED',
+  completed: 'SUCCESS',
+  failed: 'FAILURE',
+};
+
+const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
+
+export interface TaskQueuesOptions {
+  connection: Redis;
+  prefix: string;
+  /** Seconds a finished task stays readable. */
+  resultTtl: number;
+  services: readonly Service[];
+}
+
+/** The producer side: one BullMQ Queue per queue name the services use. */
+export class TaskQueues {
+  readonly queues = new Map<string, Queue>();
+  private readonly resultTtl: number;
+
+  constructor(options: TaskQueuesOptions) {
+    this.resultTtl = options.resultTtl;
+    for (const name of new Set(options.services.map(queueOf))) {
+      this.queues.set(name, new Queue(name, { connection: options.connection, prefix: options.prefix }));
+    }
+  }
+
+  /** Adds a task whose input the caller has already validated; returns its id. */
+  async submit(service: Service, input: unknown, owner: string): Promise<string> {
+    const queue = this.queues.get(queueOf(service))!;
+    const data: TaskData = { input, owner };
+    const job = await queue.add(service.name, data, {
+      jobId: randomUUID(),
+      removeOnComplete: { age: this.resultTtl },
+      removeOnFail: { age: this.resultTtl },
+    });
+    return job.id!;
+  }
+
+  private async find(id: string): Promise<Job<TaskData> | undefined> {
+    for (const queue of this.queues.values()) {
+      const job = await Job.fromId<TaskData>(queue, id);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
+  /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
+  async status(id: string, owner: string): Promise<TaskStatus | null> {
+    if (!isTaskId(id)) return null;
+    const job = await this.find(id);
+    if (!job || job.data.owner !== owner) return null;
+    // BullMQ removes expired jobs lazily, when later jobs finish; the status must not outlive result_ttl.
+    if (job.finishedOn && job.finishedOn + this.resultTtl * 1000 < Date.now()) return null;
+    const state = STATES[await job.getState()];
+    if (!state) return null;
+    return {
+      task_id: id,
+      task_status: state,
+      task_result: state === 'SUCCESS' ? job.returnvalue : null,
+      progress: job.progress,
+      error: state === 'FAILURE' ? job.failedReason || 'failed' : null,
+      attempts: job.attemptsMade,
+      created_at: iso(job.timestamp)!,
+      started_at: iso(job.processedOn),
+      finished_at: state === 'SUCCESS' || state === 'FAILURE' ? iso(job.finishedOn) : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,35 @@
+// Arithmetic: the ancestor's two-step chain, (a + b) + 100, and one operation chosen in a JSON body.
+import { z } from 'zod';
+import { defineService, InputError } from '../core/service.js';
+
+/** A finite number, given as a JSON number or as a numeric string (path parameters are strings). */
+const number = z
+  .union([z.number(), z.string().trim().regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'must be a number').transform(Number)])
+  .pipe(z.number().finite());
+
+const operations = {
+  add: (a: number, b: number) => a + b,
+  sub: (a: number, b: number) => a - b,
+  mul: (a: number, b: number) => a * b,
+  div: (a: number, b: number) => a / b,
+  mod: (a: number, b: number) => a % b,
+};
+
+export default defineService({
+  name: 'maths',
+  input: z.strictObject({
+    /** Without `op`, the ancestor's chain: (a + b) + 100 in two steps. */
+    op: z.enum(['add', 'sub', 'mul', 'div', 'mod']).optional(),
+    a: number,
+    b: number,
+  }),
+  async run({ op, a, b }, ctx) {
+    if (op === undefined) {
+      const sum = a + b;
+      await ctx.progress(50);
+      return sum + 100;
+    }
+    if ((op === 'div' || op === 'mod') && b === 0) throw new InputError('division by zero');
+    return operations[op](a, b);
+  },
+});

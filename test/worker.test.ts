@@ -1,0 +1,85 @@
+// The real worker code on a real queue: dispatch by name, status transitions, failures without retry.
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveServiceOptions } from '../src/core/config.js';
+import { createProcessor } from '../src/core/dispatch.js';
+import { createLogger } from '../src/core/logger.js';
+import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
+import { services } from '../src/services/index.js';
+import maths from '../src/services/maths.js';
+import sleep from '../src/services/sleep.js';
+import { deletePrefix, eventually, redisUrl, uniquePrefix } from './helpers.js';
+
+const prefix = uniquePrefix();
+let producer: Redis;
+let workerConnection: Redis;
+let tasks: TaskQueues;
+let worker: Worker;
+
+beforeAll(async () => {
+  producer = new Redis(redisUrl());
+  workerConnection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  tasks = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
+  const options = resolveServiceOptions('test', {}, services);
+  worker = new Worker('tasks', createProcessor(services, options, createLogger('silent', 'test')), {
+    connection: workerConnection,
+    prefix,
+    concurrency: 1,
+  });
+  await worker.waitUntilReady();
+});
+
+afterAll(async () => {
+  await worker.close();
+  await tasks.close();
+  await deletePrefix(redisUrl(), prefix);
+  producer.disconnect();
+  workerConnection.disconnect();
+});
+
+const finished = (id: string) =>
+  eventually(async () => {
+    const s = await tasks.status(id, 'alice');
+    return s && ['SUCCESS', 'FAILURE'].includes(s.task_status) ? s : undefined;
+  });
+
+describe('worker', () => {
+  it('runs the two-step chain: (a + b) + 100', async () => {
+    const id = await tasks.submit(maths, { a: 1, b: 2 }, 'alice');
+    const status = await finished(id);
+    expect(status).toMatchObject({ task_status: 'SUCCESS', task_result: 103, error: null, attempts: 1 });
+    expect(Date.parse(status.finished_at!)).toBeGreaterThanOrEqual(Date.parse(status.started_at!));
+  });
+
+  it('runs an operation from a JSON body', async () => {
+    const id = await tasks.submit(maths, { op: 'mod', a: 17, b: 5 }, 'alice');
+    expect(await finished(id)).toMatchObject({ task_status: 'SUCCESS', task_result: 2 });
+  });
+
+  it('ends a division by zero in FAILURE with a clear error, without retrying', async () => {
+    const id = await tasks.submit(maths, { op: 'div', a: 1, b: 0 }, 'alice');
+    expect(await finished(id)).toMatchObject({ task_status: 'FAILURE', error: 'division by zero', attempts: 1, task_result: null });
+  });
+
+  it('fails input that breaks the schema in the worker too', async () => {
+    const id = await tasks.submit(sleep, { seconds: -5 }, 'alice');
+    const status = await finished(id);
+    expect(status.task_status).toBe('FAILURE');
+    expect(status.error).toMatch(/^invalid input: seconds:/);
+  });
+
+  it('moves PENDING -> STARTED -> SUCCESS with progress visible while it runs', async () => {
+    const id = await tasks.submit(sleep, { seconds: 2 }, 'alice');
+    const seen = new Set<string>();
+    const running: TaskStatus = await eventually(async () => {
+      const s = (await tasks.status(id, 'alice'))!;
+      seen.add(s.task_status);
+      return s.task_status === 'STARTED' && typeof s.progress === 'number' && s.progress > 0 ? s : undefined;
+    });
+    expect(running.started_at).not.toBeNull();
+    const done = await finished(id);
+    expect(done).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 2 seconds', progress: 100 });
+    expect(seen.has('STARTED')).toBe(true);
+  });
+});
