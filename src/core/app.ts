@@ -9,6 +9,7 @@ import { errorJson, notFound, onError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { TaskQueues } from './queue.js';
 import { taskRouter, type TaskRouter } from './task-routes.js';
+import { tasksApi } from './tasks-api.js';
 
 export interface AppParts {
   config: ServerConfig;
@@ -38,12 +39,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
 
   app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
 
-  app.get('/tasks/:id', auth, async (c) => {
-    const status = await tasks.status(c.req.param('id'), c.get('user'));
-    if (!status) return errorJson(c, 404, 'no such task');
-    return c.json(status);
-  });
-
+  tasksApi(app, auth, tasks);
   routes(taskRouter(app, auth, tasks, serviceOptions));
   return app;
 }
