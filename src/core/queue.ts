@@ -81,10 +81,13 @@ export class TaskQueues {
     return job.id!;
   }
 
-  private async find(id: string): Promise<Job<TaskData> | undefined> {
+  /** Reads the state before the job's fields: a job found finished is read with its result. */
+  private async find(id: string): Promise<{ job: Job<TaskData>; state: TaskState } | undefined> {
     for (const queue of this.queues.values()) {
+      const state = STATES[await queue.getJobState(id)];
+      if (!state) continue;
       const job = await Job.fromId<TaskData>(queue, id);
-      if (job) return job;
+      return job && { job, state };
     }
     return undefined;
   }
@@ -92,12 +95,12 @@ export class TaskQueues {
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
   async status(id: string, owner: string): Promise<TaskStatus | null> {
     if (!isTaskId(id)) return null;
-    const job = await this.find(id);
-    if (!job || job.data.owner !== owner) return null;
+    const found = await this.find(id);
+    if (!found || found.job.data.owner !== owner) return null;
+    const { job, state } = found;
     // BullMQ removes expired jobs lazily, when later jobs finish; the status must not outlive result_ttl.
     if (job.finishedOn && job.finishedOn + this.resultTtl * 1000 < Date.now()) return null;
-    const state = STATES[await job.getState()];
-    if (!state) return null;
+    const finished = state === 'SUCCESS' || state === 'FAILURE';
     return {
       task_id: id,
       task_status: state,
@@ -107,7 +110,7 @@ export class TaskQueues {
       attempts: job.attemptsMade,
       created_at: iso(job.timestamp)!,
       started_at: iso(job.processedOn),
-      finished_at: state === 'SUCCESS' || state === 'FAILURE' ? iso(job.finishedOn) : null,
+      finished_at: finished ? iso(job.finishedOn) : null,
     };
   }
 
