@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { writeYaml } from '../../test/helpers.js';
+import { services } from '../services/index.js';
+import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './config.js';
+
+const hash = '$2b$04$0123456789012345678901uJ3QWkY8tQkRqfK8VhnnVvqp0sOjDcy';
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('server config', () => {
+  it('fills defaults in and lets REDIS_URL and PORT override the file', () => {
+    const file = writeYaml({ httpauth: { alice: hash }, port: 9000 });
+    const { config } = loadServerConfig({ CONFIG_FILENAME: file, REDIS_URL: 'redis://example:6380', PORT: '9100' });
+    expect(config).toMatchObject({ port: 9100, redis_url: 'redis://example:6380', result_ttl: 3600, queue_prefix: 'bull' });
+  });
+
+  it('names the file, the key and the reason', () => {
+    const file = writeYaml({ httpauth: { alice: 5 }, result_ttl: -1 });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
+    expect(message).toContain(`${file}: httpauth.alice: Invalid input: expected string`);
+    expect(message).toContain(`${file}: result_ttl: Too small`);
+  });
+
+  it('refuses unknown keys, so a typo is not silently ignored', () => {
+    const file = writeYaml({ httpauth: { alice: hash }, reuslt_ttl: 5 });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toMatch(/reuslt_ttl/);
+  });
+
+  it('requires httpauth', () => {
+    const file = writeYaml({ port: 8000 });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: httpauth: Invalid input`);
+  });
+
+  it('says when the file is missing or is not YAML', () => {
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: '/nonexistent/server.yaml' }))).toBe(
+      '/nonexistent/server.yaml: cannot read the file (ENOENT)',
+    );
+    const file = writeYaml('httpauth: [unclosed');
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toMatch(new RegExp(`^${file}: not valid YAML`));
+  });
+});
+
+describe('worker config', () => {
+  it('runs on defaults when no file is named and none exists', () => {
+    const cwd = process.cwd();
+    process.chdir(writeYaml('').replace(/\/[^/]+$/, ''));
+    try {
+      expect(loadWorkerConfig({}).config).toMatchObject({ queue: 'tasks', log_level: 'info' });
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('fails when the named file is missing', () => {
+    expect(errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: '/nonexistent/w.yaml' }))).toContain('/nonexistent/w.yaml');
+  });
+});
+
+describe('service options', () => {
+  it('validates each service block with its own schema and fills its defaults', () => {
+    const options = resolveServiceOptions('f.yaml', { sleep: { max_sleep_seconds: 10 } }, services);
+    expect(options.get('sleep')).toEqual({ max_sleep_seconds: 10 });
+    expect(resolveServiceOptions('f.yaml', {}, services).get('sleep')).toEqual({ max_sleep_seconds: 3600 });
+  });
+
+  it('names the service key at fault', () => {
+    expect(errorOf(() => resolveServiceOptions('f.yaml', { sleep: { max_sleep_seconds: 'x' } }, services))).toMatch(
+      /^f\.yaml: services\.sleep\.max_sleep_seconds: /,
+    );
+    expect(errorOf(() => resolveServiceOptions('f.yaml', { slep: {} }, services))).toMatch(/^f\.yaml: services\.slep: no such service/);
+  });
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { runLocal } from '../core/run-local.js';
+import sleep from './sleep.js';
+
+describe('sleep', () => {
+  it('sleeps, reporting progress each second', async () => {
+    const started = Date.now();
+    const { result, progress } = await runLocal(sleep, { seconds: '2' });
+    expect(result).toBe('slept 2 seconds');
+    expect(progress).toEqual([0, 50, 100]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('returns at once for 0 seconds', async () => {
+    expect(await runLocal(sleep, { seconds: 0 })).toEqual({ result: 'slept 0 seconds', progress: [100] });
+  });
+
+  it('accepts 0..max_sleep_seconds whole seconds only', async () => {
+    for (const seconds of ['-1', 'abc', '1e9', '1.5', '11']) {
+      await expect(runLocal(sleep, { seconds }, { options: { max_sleep_seconds: 10 } })).rejects.toThrow();
+    }
+  });
+
+  it('stops when its signal aborts', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('cancelled')), 100);
+    await expect(runLocal(sleep, { seconds: 60 }, { signal: controller.signal })).rejects.toThrow();
+  });
+});

@@ -1,0 +1,75 @@
+// The command line as a user runs it: real processes, exit codes, what they print.
+import { spawnSync } from 'node:child_process';
+import bcrypt from 'bcryptjs';
+import { describe, expect, it } from 'vitest';
+import { HASHES, ROOT, writeYaml } from './helpers.js';
+
+function run(args: string[], input = '', env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: ROOT,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('hash-password', () => {
+  it('reads one line from stdin and prints a bcrypt hash of it', () => {
+    const { code, stdout } = run(['src/cli.ts', 'hash-password', '--cost', '4'], 'correct horse\n');
+    expect(code).toBe(0);
+    const hash = stdout.trim();
+    expect(hash).toMatch(/^\$2[aby]\$04\$/);
+    expect(bcrypt.compareSync('correct horse', hash)).toBe(true);
+    expect(bcrypt.compareSync('correct horsf', hash)).toBe(false);
+  });
+
+  it('uses cost 12 by default', () => {
+    const { stdout } = run(['src/cli.ts', 'hash-password'], 'pw\n');
+    expect(bcrypt.getRounds(stdout.trim())).toBe(12);
+  });
+
+  it('refuses an empty password and one over 72 bytes', () => {
+    const empty = run(['src/cli.ts', 'hash-password', '-c', '4'], '\n');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain('the password is empty');
+    const long = run(['src/cli.ts', 'hash-password', '-c', '4'], `${'é'.repeat(37)}\n`);
+    expect(long.code).toBe(1);
+    expect(long.stderr).toContain('over 72 bytes');
+    expect(long.stdout).toBe('');
+  });
+});
+
+describe('check-config', () => {
+  it('accepts the shipped examples', () => {
+    for (const file of ['server_config.yaml.example', 'worker_config.yaml.example']) {
+      const { code, stdout } = run(['src/cli.ts', 'check-config', file]);
+      expect(code).toBe(0);
+      expect(stdout).toContain(`${file}: a valid`);
+    }
+  });
+
+  it('exits 1 and says exactly what is wrong', () => {
+    const file = writeYaml({ httpauth: HASHES, port: 'eighty', services: { sleep: { max_sleep_seconds: -1 } } });
+    const { code, stderr } = run(['src/cli.ts', 'check-config', file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${file}: port: `);
+  });
+});
+
+describe('entry points', () => {
+  it('a server with a bad config stops with the file, key and reason', () => {
+    const file = writeYaml({ httpauth: HASHES, result_ttl: 'soon' });
+    const { code, stderr } = run(['src/server.ts'], '', { CONFIG_FILENAME: file });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${file}: result_ttl: Invalid input: expected number`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a worker with a bad service setting stops naming it', () => {
+    const file = writeYaml({ services: { sleep: { max_sleep_seconds: 'many' } } });
+    const { code, stderr } = run(['src/worker.ts'], '', { CONFIG_FILENAME: file });
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${file}: services.sleep.max_sleep_seconds:`);
+  });
+});

@@ -1,0 +1,42 @@
+// The quick start: `npm run dev` on a machine with no config and no Redis configured.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { freePort, redisAnswers } from '../scripts/private-redis.js';
+import { eventually, ROOT } from './helpers.js';
+
+describe('npm run dev', () => {
+  it('starts Redis, a server and a worker, prints a working curl line, and stops them all', async () => {
+    const port = await freePort();
+    const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), CONFIG_FILENAME: join(tmpdir(), `none-${port}.yaml`) };
+    delete env.REDIS_URL;
+    const dev = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dev.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    dev.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    try {
+      const line = await eventually(async () => out.match(/curl -u (\S+):(\S+) (http:\/\/\S+)\/sleep\/10/) ?? undefined);
+      const [, user, password, base] = line;
+      const redisUrl = out.match(/private redis-server on (\S+)/)![1];
+      expect(await redisAnswers(redisUrl)).toBe(true);
+
+      const auth = { Authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+      const submitted = await fetch(`${base}/sleep/1`, { headers: auth });
+      expect(submitted.status).toBe(202);
+      const { task_id } = await submitted.json();
+      const done = await eventually(async () => {
+        const status = await (await fetch(`${base}/tasks/${task_id}`, { headers: auth })).json();
+        return status.task_status === 'SUCCESS' ? status : undefined;
+      });
+      expect(done.task_result).toBe('slept 1 second');
+
+      dev.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(await redisAnswers(redisUrl)).toBe(false);
+    } finally {
+      dev.kill('SIGKILL');
+    }
+  }, 60_000);
+});
