@@ -5,6 +5,8 @@ import { requestId } from 'hono/request-id';
 import type { AppEnv } from './app-env.js';
 import { basicAuth } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { dashboard } from './dashboard.js';
+import { apiDocs } from './docs.js';
 import { errorJson, notFound, onError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { TaskQueues } from './queue.js';
@@ -40,6 +42,9 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
 
   tasksApi(app, auth, tasks);
-  routes(taskRouter(app, auth, tasks, serviceOptions));
+  const task = taskRouter(app, auth, tasks, serviceOptions);
+  routes(task);
+  apiDocs(app, task.routes);
+  dashboard(app, auth, tasks.queues, config.dashboard);
   return app;
 }

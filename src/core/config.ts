@@ -23,6 +23,17 @@ export const serverConfigSchema = z.strictObject({
   httpauth: z.record(z.string().min(1), z.string().min(1)),
   /** Seconds a finished task's status and result stay readable. */
   result_ttl: z.number().int().positive().default(3600),
+  /** The job dashboard at /admin/queues: off until users are listed; each must be in httpauth. */
+  dashboard: z
+    .strictObject({
+      users: z.array(z.string().min(1)).default([]),
+      read_only: z.boolean().default(true),
+    })
+    .prefault({}),
+}).superRefine(({ dashboard, httpauth }, ctx) => {
+  dashboard.users.forEach((user, i) => {
+    if (!Object.hasOwn(httpauth, user)) ctx.addIssue({ code: 'custom', path: ['dashboard', 'users', i], message: `"${user}" is not a user in httpauth` });
+  });
 });
 
 export const workerConfigSchema = z.strictObject({

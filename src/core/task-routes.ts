@@ -1,5 +1,6 @@
 // The helper src/routes.ts uses: one line turns a path and a service into an authenticated enqueue route.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
+import type { z } from 'zod';
 import type { AppEnv } from './app-env.js';
 import { ApiError, validationError } from './errors.js';
 import type { TaskQueues } from './queue.js';
@@ -9,6 +10,8 @@ export interface TaskRoute {
   method: 'GET' | 'POST';
   path: string;
   service: Service;
+  /** The service's input schema as configured (its limits may come from `services.<name>`). */
+  input: z.ZodType;
 }
 
 export interface TaskRouter {
@@ -44,7 +47,7 @@ export function taskRouter(
   function add(method: TaskRoute['method'], path: string, service: Service): void {
     if (!options.has(service.name)) throw new Error(`route ${method} ${path}: service "${service.name}" is not in src/services/index.ts`);
     const schema = inputSchema(service, options.get(service.name));
-    routes.push({ method, path, service });
+    routes.push({ method, path, service, input: schema });
     app.on(method, path, auth, async (c) => {
       const raw = method === 'POST' ? { ...(await jsonBody(c)), ...c.req.param() } : c.req.param();
       const parsed = schema.safeParse(raw);

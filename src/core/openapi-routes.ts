@@ -1,0 +1,35 @@
+// The routes src/routes.ts does not add, described for /openapi.json: one entry per route.
+// Service routes need no entry: they are described from the services' own schemas.
+
+import type { ParameterName, ResponseName, SchemaName } from './openapi.js';
+
+/** A response from `components.responses` in openapi.ts, or one described here: a JSON schema's name or a media type. */
+export type Answer = ResponseName | { description: string; json?: SchemaName; type?: string };
+
+export interface FixedRoute {
+  method: 'get' | 'post' | 'put' | 'delete';
+  /** OpenAPI form: `/tasks/{id}`. */
+  path: string;
+  summary: string;
+  tag: 'meta' | 'tasks' | 'operations';
+  /** Behind basic auth: the 401 answer is added. */
+  auth: boolean;
+  /** A name from `components.parameters`, or an OpenAPI Parameter Object. */
+  parameters?: (ParameterName | Record<string, unknown>)[];
+  responses: Record<number, Answer>;
+}
+
+export const fixedRoutes: FixedRoute[] = [
+  { method: 'get', path: '/', summary: 'Greeting: the server is up', tag: 'meta', auth: false,
+    responses: { 200: { description: 'A greeting', json: 'Message' } } },
+  { method: 'get', path: '/tasks/{id}', summary: 'A task’s status and, once finished, its result or error', tag: 'tasks', auth: true,
+    parameters: ['TaskId'],
+    responses: { 200: { description: 'The task’s status', json: 'TaskStatus' }, 404: 'NotFound' } },
+  { method: 'get', path: '/openapi.json', summary: 'This document', tag: 'meta', auth: false,
+    responses: { 200: { description: 'The OpenAPI 3.1 document', json: 'OpenApi' } } },
+  { method: 'get', path: '/docs', summary: 'Interactive API docs (Swagger UI)', tag: 'meta', auth: false,
+    responses: { 200: { description: 'An HTML page', type: 'text/html' } } },
+];
+
+/** Paths the app serves that are not API operations: the docs' assets and the job dashboard. */
+export const undocumented: RegExp[] = [/^\/docs\/.+/, /^\/admin\/queues(\/|$)/];

@@ -1,0 +1,195 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
+import { routes } from '../routes.js';
+import { services } from '../services/index.js';
+import * as api from './api-schemas.js';
+import { createApp } from './app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
+import { DOCS_CSP } from './docs.js';
+import { createLogger } from './logger.js';
+import { buildOpenApi } from './openapi.js';
+import { undocumented } from './openapi-routes.js';
+import { TaskQueues } from './queue.js';
+import { defineService } from './service.js';
+import type { TaskRoute } from './task-routes.js';
+
+type Doc = {
+  paths: Record<string, Record<string, any>>;
+  components: { schemas: Record<string, any>; responses: Record<string, any> };
+  [key: string]: any;
+};
+
+const prefix = uniquePrefix();
+const config = parseConfig(serverConfigSchema, 'test', {
+  httpauth: HASHES,
+  queue_prefix: prefix,
+  services: { sleep: { max_sleep_seconds: 77 } },
+});
+let redis: Redis;
+let tasks: TaskQueues;
+let app: ReturnType<typeof createApp>;
+let serviceRoutes: readonly TaskRoute[];
+let doc: Doc;
+
+beforeAll(async () => {
+  redis = new Redis(redisUrl());
+  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: config.result_ttl, services });
+  const serviceOptions = resolveServiceOptions('test', config.services, services);
+  app = createApp({
+    config,
+    log: createLogger('silent', 'test'),
+    tasks,
+    serviceOptions,
+    routes: (task) => {
+      routes(task);
+      serviceRoutes = task.routes;
+    },
+  });
+  const res = await app.request('/openapi.json');
+  expect(res.status).toBe(200);
+  doc = await res.json();
+});
+
+afterAll(async () => {
+  await tasks.close();
+  await deletePrefix(redisUrl(), prefix);
+  redis.disconnect();
+});
+
+const get = (path: string, user: string | null = 'alice') =>
+  app.request(path, { headers: user ? { Authorization: basic(user) } : {} });
+
+/** Follows a local $ref, as a client reading the document would. */
+function deref(node: any): any {
+  while (node && typeof node.$ref === 'string') {
+    node = node.$ref.slice(2).split('/').reduce((at: any, key: string) => at[key], doc);
+  }
+  return node;
+}
+
+async function validate(document: object) {
+  const validator = new Validator();
+  const result = await validator.validate(document as Record<string, unknown>);
+  return { ...result, version: validator.version };
+}
+
+describe('/openapi.json', () => {
+  it('is a valid OpenAPI 3.1 document, every $ref resolving', async () => {
+    const result = await validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result).toMatchObject({ valid: true, version: '3.1' });
+  });
+
+  it('describes every service route with its path parameters and answers', () => {
+    expect(serviceRoutes.length).toBe(3);
+    for (const route of serviceRoutes) {
+      const path = route.path.replace(/:(\w+)/g, '{$1}');
+      const operation = doc.paths[path]?.[route.method.toLowerCase()];
+      expect(operation, `${route.method} ${path}`).toBeDefined();
+      const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
+      expect(operation.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual(names.map((n) => [n, 'path', true]));
+      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401']);
+      expect(deref(operation.responses[202]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Enqueued' });
+      expect(deref(operation.responses[400]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ValidationError' });
+      expect(operation.security).toEqual([{ basicAuth: [] }]);
+    }
+  });
+
+  it('takes the parameters from the service’s schema as configured', () => {
+    const [seconds] = doc.paths['/sleep/{seconds}'].get.parameters;
+    expect(seconds.schema).toEqual({ type: 'integer', minimum: 0, maximum: 77 });
+    const body = deref(doc.paths['/math'].post.requestBody.content['application/json'].schema);
+    expect(body.required).toEqual(['a', 'b']);
+    expect(body.properties.op.enum).toEqual(['add', 'sub', 'mul', 'div', 'mod']);
+    expect(body.additionalProperties).toBe(false);
+  });
+
+  it('documents every route the app serves, and only those', () => {
+    const served = new Set(
+      app.routes
+        .filter((r) => r.method !== 'ALL' && !undocumented.some((pattern) => pattern.test(r.path)))
+        .map((r) => `${r.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, '{$1}')}`),
+    );
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)),
+    );
+    expect([...documented].sort()).toEqual([...served].sort());
+  });
+
+  it('names the Celery states and the basic-auth scheme', () => {
+    expect(doc.components.schemas.TaskStatus.properties.task_status.enum).toEqual(['PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED']);
+    expect(doc.components.securitySchemes.basicAuth).toMatchObject({ type: 'http', scheme: 'basic' });
+    expect(deref(doc.paths['/tasks/{id}'].get.responses[401]).headers['WWW-Authenticate']).toBeDefined();
+  });
+});
+
+describe('the documented answers are the real ones', () => {
+  it('202, status, 400, 401 and 404 bodies match their schemas', async () => {
+    const accepted = await get('/sleep/0');
+    expect(accepted.status).toBe(202);
+    const { task_id } = api.enqueued.parse(await accepted.json());
+    expect(accepted.headers.get('Location')).toBe(`/tasks/${task_id}`);
+    const status = await get(`/tasks/${task_id}`);
+    expect(api.taskStatus.parse(await status.json()).task_status).toBe('PENDING');
+    const bad = api.validationError.parse(await (await get('/sleep/78')).json());
+    expect(bad.details?.[0].field).toBe('seconds');
+    expect(api.message.parse(await (await get('/sleep/1', null)).json()).status).toBe(401);
+    expect(api.message.parse(await (await get(`/tasks/${task_id}`, 'bob')).json()).status).toBe(404);
+  });
+});
+
+describe('buildOpenApi', () => {
+  it('turns named and recursive parts of a schema into components, so every $ref resolves', async () => {
+    const point = z.object({ x: z.number(), y: z.number() }).meta({ id: 'Point' });
+    const tree = z.object({
+      label: z.string(),
+      get children() {
+        return z.array(tree);
+      },
+    });
+    const input = z.object({ from: point, to: point, tree, id: z.string().describe('Which drawing') }).describe('Draws a tree');
+    const service = defineService({ name: 'draw', input, run: async () => null });
+    const document = buildOpenApi({ title: 't', version: '1' }, [
+      { method: 'POST', path: '/draw/:id', service, input },
+      { method: 'GET', path: '/draw/:id', service, input },
+    ]) as Doc;
+    const result = await validate(document);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['draw.input', 'draw.Point']));
+    const post = document.paths['/draw/{id}'].post;
+    expect(post.description).toBe('Draws a tree');
+    expect(post.parameters).toEqual([{ name: 'id', in: 'path', required: true, description: 'Which drawing', schema: { type: 'string' } }]);
+    const body = post.requestBody.content['application/json'].schema;
+    expect(Object.keys(body.properties)).toEqual(['from', 'to', 'tree']);
+    expect(body.required).toEqual(['from', 'to', 'tree']);
+  });
+
+  it('refuses two descriptions of the same route', () => {
+    const service = defineService({ name: 'x', input: z.object({}), run: async () => null });
+    expect(() => buildOpenApi({ title: 't', version: '1' }, [{ method: 'GET', path: '/', service, input: service.input }])).toThrow(
+      /GET \/ is described twice/,
+    );
+  });
+});
+
+describe('/docs', () => {
+  it('serves the page under a CSP that allows this server only, and its assets', async () => {
+    const res = await get('/docs', null);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Content-Security-Policy')).toBe(DOCS_CSP);
+    const html = await res.text();
+    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(urls.length).toBeGreaterThanOrEqual(3);
+    for (const url of urls) {
+      expect(url).toMatch(/^\/docs\//);
+      const asset = await get(url, null);
+      expect(asset.status, url).toBe(200);
+      expect((await asset.arrayBuffer()).byteLength, url).toBeGreaterThan(0);
+    }
+    expect((await get('/docs/package.json', null)).status).toBe(404);
+  });
+});
