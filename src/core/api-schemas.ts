@@ -6,7 +6,7 @@ import type { TaskState, TaskStatus } from './queue.js';
 export const message = z
   .object({
     msg: z.string().describe('What happened, for a person to read'),
-    status: z.number().int().describe('The HTTP status code again'),
+    status: z.number().int().min(100).max(599).describe('The HTTP status code again'),
   })
   .describe('A greeting or an error');
 

@@ -11,10 +11,7 @@ import { ApiError } from './errors.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
-/**
- * bull-board's scripts and styles come from this server; its page also links a web font from the
- * internet, which this policy blocks, so the dashboard works offline (in the system font).
- */
+/** bull-board's scripts, styles and API calls all come from this server; its React UI needs inline styles. */
 export const DASHBOARD_CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -38,7 +35,7 @@ export function dashboard(
   const allowed = new Set(users);
   const board = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    // Read-only hides the buttons and makes bull-board's API refuse every change with 405.
+    // Read-only hides bull-board's buttons and makes its API refuse changes.
     queues: [...queues.values()].map((queue) => new BullMQAdapter(queue, { readOnlyMode: read_only })),
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'Tasks' } },
@@ -46,8 +43,16 @@ export function dashboard(
 
   const dashboardUsersOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!allowed.has(c.get('user'))) throw new ApiError(403, 'not a dashboard user');
+    // bull-board reads with GET only; refusing the rest here keeps read-only true whatever its version does.
+    if (read_only && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new ApiError(405, 'the dashboard is read-only');
     await next();
     c.header('Content-Security-Policy', DASHBOARD_CSP);
+    if (c.res.headers.get('Content-Type')?.startsWith('text/html')) {
+      // bull-board's page links a web font on the internet: drop the link, so the page works offline
+      // in the system font (the CSP would block it anyway, with an error in the browser's console).
+      const html = (await c.res.text()).replace(/<link[^>]*\/\/fonts\.googleapis\.com[^>]*>\s*/g, '');
+      c.res = new Response(html, c.res);
+    }
   };
   for (const path of [DASHBOARD_PATH, `${DASHBOARD_PATH}/*`]) app.use(path, auth, dashboardUsersOnly);
   app.route(DASHBOARD_PATH, board.registerPlugin());

@@ -9,11 +9,11 @@ import type { AppEnv } from './app-env.js';
 import { buildOpenApi } from './openapi.js';
 import type { TaskRoute } from './task-routes.js';
 
-/** Scripts only from this server; swagger-ui sets inline styles and uses data: images. */
+/** Everything from this server only; swagger-ui's icons are data: images. */
 export const DOCS_CSP = [
   "default-src 'none'",
   "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
+  "style-src 'self'",
   "img-src 'self' data:",
   "connect-src 'self'",
   "font-src 'self'",

@@ -18,7 +18,7 @@ import type { TaskRoute } from './task-routes.js';
 
 type Doc = {
   paths: Record<string, Record<string, any>>;
-  components: { schemas: Record<string, any>; responses: Record<string, any> };
+  components: Record<'schemas' | 'responses' | 'securitySchemes', Record<string, any>>;
   [key: string]: any;
 };
 
@@ -169,8 +169,9 @@ describe('buildOpenApi', () => {
   });
 
   it('refuses two descriptions of the same route', () => {
-    const service = defineService({ name: 'x', input: z.object({}), run: async () => null });
-    expect(() => buildOpenApi({ title: 't', version: '1' }, [{ method: 'GET', path: '/', service, input: service.input }])).toThrow(
+    const input = z.object({});
+    const service = defineService({ name: 'x', input, run: async () => null });
+    expect(() => buildOpenApi({ title: 't', version: '1' }, [{ method: 'GET', path: '/', service, input }])).toThrow(
       /GET \/ is described twice/,
     );
   });

@@ -91,8 +91,11 @@ function openApiPath(path: string): { path: string; names: string[] } {
   return { path: converted, names };
 }
 
-const operationId = (method: string, path: string) =>
-  [method.toLowerCase(), ...path.split(/[^A-Za-z0-9]+/).filter(Boolean)].join('_');
+/** `GET /tasks/{id}` -> `get_tasks_id`; `GET /` -> `get_root`. */
+function operationId(method: string, path: string): string {
+  const words = path.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return [method.toLowerCase(), ...(words.length > 0 ? words : ['root'])].join('_');
+}
 
 /**
  * Adds a service's input schema under `components.schemas` as `<service>.input`; any `$defs` it has
