@@ -108,6 +108,11 @@ describe('dashboard', () => {
     expect(bob.status).toBe(403);
     expect(await bob.json()).toEqual({ msg: 'not a dashboard user', status: 403 });
 
+    const page = await get('/admin/queues');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('Content-Security-Policy')).toContain("default-src 'none'");
+    expect(await page.text()).not.toMatch(/https?:\/\//);
+
     const queues = await get('/admin/queues/api/queues');
     expect(queues.status).toBe(200);
     expect((await queues.json()).queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([['tasks', true]]);

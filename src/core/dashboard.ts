@@ -54,6 +54,6 @@ export function dashboard(
       c.res = new Response(html, c.res);
     }
   };
-  for (const path of [DASHBOARD_PATH, `${DASHBOARD_PATH}/*`]) app.use(path, auth, dashboardUsersOnly);
+  app.use(`${DASHBOARD_PATH}/*`, auth, dashboardUsersOnly); // also matches DASHBOARD_PATH itself
   app.route(DASHBOARD_PATH, board.registerPlugin());
 }
