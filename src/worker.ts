@@ -7,6 +7,7 @@ import { main } from './core/main.js';
 import { connect } from './core/queue.js';
 import { queueOf } from './core/service.js';
 import { onShutdown } from './core/shutdown.js';
+import { serveWorkerHealth } from './core/worker-health.js';
 import { services } from './services/index.js';
 
 main(async () => {
@@ -26,6 +27,7 @@ main(async () => {
   worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
   worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
   worker.on('error', (err) => log.error({ err }, 'worker error'));
+  await serveWorkerHealth(worker, config, log);
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
   onShutdown(log, 30_000, async () => {

@@ -9,7 +9,9 @@ import { dashboard } from './dashboard.js';
 import { apiDocs } from './docs.js';
 import { errorJson, notFound, onError } from './errors.js';
 import type { Logger } from './logger.js';
+import { serverMetrics } from './metrics.js';
 import type { TaskQueues } from './queue.js';
+import { requestLog } from './request-log.js';
 import { taskRouter, type TaskRouter } from './task-routes.js';
 import { tasksApi } from './tasks-api.js';
 
@@ -25,6 +27,8 @@ export interface AppParts {
 
 export function createApp({ config, log, tasks, serviceOptions, routes }: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const metrics = serverMetrics(tasks, log);
+  app.use(metrics.middleware);
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
     c.header('Allow', methods.join(', '));
     return errorJson(c, 405, 'method not allowed');
@@ -34,6 +38,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
     c.set('log', log.child({ request_id: c.get('requestId') }));
     await next();
   });
+  app.use(requestLog());
   app.onError(onError(log));
   app.notFound(notFound);
 
@@ -41,6 +46,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
 
   app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
 
+  app.get('/metrics', config.metrics_auth ? auth : (_c, next) => next(), metrics.handler);
   tasksApi(app, auth, tasks);
   const task = taskRouter(app, auth, tasks, serviceOptions);
   routes(task);

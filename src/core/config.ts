@@ -23,6 +23,8 @@ export const serverConfigSchema = z.strictObject({
   httpauth: z.record(z.string().min(1), z.string().min(1)),
   /** Seconds a finished task's status and result stay readable. */
   result_ttl: z.number().int().positive().default(3600),
+  /** Whether GET /metrics asks for an httpauth user, like the task routes. */
+  metrics_auth: z.boolean().default(true),
   /** The job dashboard at /admin/queues: off until users are listed; each must be in httpauth. */
   dashboard: z
     .strictObject({
@@ -40,6 +42,11 @@ export const workerConfigSchema = z.strictObject({
   ...common,
   /** The one queue this worker serves; services name their queue (default "tasks"). */
   queue: z.string().min(1).default('tasks'),
+  /** Port of the worker's liveness and metrics endpoint; off when unset, 0 picks a free port. */
+  health_port: z.coerce.number().int().min(0).max(65535).optional(),
+  health_host: z.string().min(1).default('0.0.0.0'),
+  /** Seconds without an answer from Redis before the worker reports itself not alive. */
+  health_redis_timeout: z.number().positive().default(60),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -84,7 +91,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, file: string, raw: u
 
 type Env = Record<string, string | undefined>;
 
-/** Environment overrides the file: REDIS_URL, PORT (server), LOG_LEVEL. */
+/** Environment overrides the file: REDIS_URL, PORT (server), HEALTH_PORT (worker), LOG_LEVEL. */
 function applyEnv(raw: unknown, env: Env, keys: Record<string, string>): Record<string, unknown> {
   const merged: Record<string, unknown> = raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw } : { '': raw };
   for (const [key, name] of Object.entries(keys)) {
@@ -107,7 +114,7 @@ export function loadServerConfig(env: Env = process.env): { file: string; config
 /** A worker runs on defaults when no file is named and `worker_config.yaml` is absent. */
 export function loadWorkerConfig(env: Env = process.env): { file: string; config: WorkerConfig } {
   const { file, explicit } = configFile('worker', env);
-  const raw = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL' });
+  const raw = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL', health_port: 'HEALTH_PORT' });
   return { file, config: parseConfig(workerConfigSchema, file, raw) };
 }
 
