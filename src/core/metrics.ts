@@ -51,14 +51,12 @@ export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
   const { registerMetrics } = prometheus({ registry, prefix: 'selfhost_' });
 
   // One Redis read per scrape, shared by the gauges below; every server replica reports the same values.
-  let pending: Promise<QueueSnapshot | undefined> | undefined;
+  let current: Promise<QueueSnapshot | undefined> | undefined;
   const snapshot = () =>
-    (pending ??= within(SCRAPE_TIMEOUT_MS, readQueues(tasks))
-      .catch((err: unknown) => {
-        log.warn({ err }, 'metrics: cannot read the queues');
-        return undefined;
-      })
-      .finally(() => setTimeout(() => (pending = undefined), 500).unref()));
+    (current ??= within(SCRAPE_TIMEOUT_MS, readQueues(tasks)).catch((err: unknown) => {
+      log.warn({ err }, 'metrics: cannot read the queues');
+      return undefined;
+    }));
 
   new Gauge({
     name: 'selfhost_redis_up',
@@ -104,6 +102,9 @@ export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
   return {
     registry,
     middleware: registerMetrics,
-    handler: async (c) => c.body(await registry.metrics(), 200, { 'Content-Type': registry.contentType }),
+    handler: async (c) => {
+      current = undefined;
+      return c.body(await registry.metrics(), 200, { 'Content-Type': registry.contentType });
+    },
   };
 }
