@@ -43,16 +43,16 @@ export async function serveWorkerHealth(worker: Worker, config: HealthConfig, lo
   const running = new Set<string>();
   let redisOkAt = Date.now();
 
-  const heartbeat = setInterval(() => {
-    void (async () => {
-      const client = await worker.getBackend().client;
-      // Not while disconnected: the command would only wait in the client's offline queue.
-      if (client.status !== 'ready') return;
-      await client.llen(worker.keys.active);
-      redisOkAt = Date.now();
-    })().catch(() => {});
-  }, Math.min(5000, timeoutMs / 4));
+  const beat = async () => {
+    const client = await worker.getBackend().client;
+    // Not while disconnected: the command would only wait in the client's offline queue.
+    if (client.status !== 'ready') return;
+    await client.llen(worker.keys.active);
+    redisOkAt = Date.now();
+  };
+  const heartbeat = setInterval(() => void beat().catch(() => {}), Math.min(5000, timeoutMs / 4));
   heartbeat.unref();
+  void beat().catch(() => {});
 
   const liveness = (): Liveness => {
     const silent = Date.now() - redisOkAt;
