@@ -1,0 +1,278 @@
+// The deployment files, checked offline: Kubernetes manifests against the Kubernetes and KEDA schemas
+// (kubernetes-models ships them), the KEDA key names against what BullMQ really writes to Redis, the
+// Compose file's services, and the Dockerfile's stages and user.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { Namespace, Service } from 'kubernetes-models/v1';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseConfig, resolveServiceOptions, workerConfigSchema, type WorkerConfig } from '../src/core/config.js';
+import { services } from '../src/services/index.js';
+import { deletePrefix, redisUrl, ROOT, uniquePrefix } from './helpers.js';
+
+const K8S = join(ROOT, 'deploy/k8s');
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any };
+
+const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+  'v1/Namespace': Namespace,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
+  'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+};
+
+function validate(manifest: Manifest): void {
+  const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
+  if (!Model) throw new Error(`no schema for ${manifest.apiVersion} ${manifest.kind}`);
+  new Model(manifest).validate();
+}
+
+function loadManifests(dir: string, files: string[]): (Manifest & { file: string })[] {
+  return files.flatMap((file) =>
+    parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0].message}`);
+      return { ...(doc.toJS() as Manifest), file };
+    }),
+  );
+}
+
+const kustomization = parse(readFileSync(join(K8S, 'kustomization.yaml'), 'utf8'));
+const keda = parse(readFileSync(join(K8S, 'keda/kustomization.yaml'), 'utf8'));
+const manifests = [...loadManifests(K8S, kustomization.resources), ...loadManifests(join(K8S, 'keda'), keda.resources)];
+const find = (kind: string, name: string) => {
+  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name}`);
+  return found;
+};
+const podSpec = (name: string) => find('Deployment', name).spec.template.spec;
+
+/** The worker config a worker Deployment mounts, from the configMapGenerator entry its volume names. */
+function workerConfigOf(deployment: string): WorkerConfig {
+  const configMap = podSpec(deployment).volumes.find((v: any) => v.configMap).configMap.name;
+  const entry = kustomization.configMapGenerator.find((g: any) => g.name === configMap);
+  const [, source] = /^(?:[^=]+=)?(.+)$/.exec(entry.files[0])!;
+  const config = parseConfig(workerConfigSchema, source, parse(readFileSync(join(K8S, source), 'utf8')));
+  resolveServiceOptions(source, config.services, services);
+  return config;
+}
+
+describe('Kubernetes manifests', () => {
+  it('validate against the Kubernetes and KEDA schemas, every one of them', () => {
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Deployment/server',
+      'Deployment/worker',
+      'Deployment/worker-heavy',
+      'Namespace/selfhost',
+      'ScaledObject/worker',
+      'ScaledObject/worker-heavy',
+      'Service/redis',
+      'Service/server',
+      'StatefulSet/redis',
+    ]);
+    for (const manifest of manifests) expect(() => validate(manifest), `${manifest.file}: ${manifest.kind}`).not.toThrow();
+  });
+
+  it('are checked for real: the validator rejects a broken Deployment', () => {
+    const broken = structuredClone(find('Deployment', 'server'));
+    broken.spec.replicas = 'two';
+    expect(() => validate(broken)).toThrow(/replicas must be integer/);
+    delete broken.spec.replicas;
+    broken.spec.template.spec.containers[0].livenessProbe.httpGet.port = undefined;
+    expect(() => validate(broken)).toThrow(/httpGet must have required property port/);
+  });
+
+  it('name only files that exist; the server config, which holds password hashes, is git-ignored', () => {
+    const generated = [...kustomization.secretGenerator, ...kustomization.configMapGenerator].flatMap((g: any) =>
+      g.files.map((f: string) => f.replace(/^[^=]+=/, '')),
+    );
+    for (const file of generated.filter((f: string) => f !== 'server_config.yaml')) expect(existsSync(join(K8S, file)), file).toBe(true);
+    expect(generated).toContain('server_config.yaml');
+    const ignored = spawnSync('git', ['check-ignore', '-q', 'deploy/k8s/server_config.yaml'], { cwd: ROOT });
+    expect(ignored.status, 'deploy/k8s/server_config.yaml must be git-ignored').toBe(0);
+    expect(keda.kind).toBe('Component');
+  });
+
+  it('run the server with its config from a Secret, a readiness and a liveness probe', () => {
+    const spec = podSpec('server');
+    const [container] = spec.containers;
+    expect(container.command).toEqual(['node', 'dist/server.js']);
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
+    expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
+    expect(kustomization.secretGenerator.map((g: any) => g.name)).toContain(spec.volumes.find((v: any) => v.secret).secret.secretName);
+    expect(find('Service', 'server').spec.ports[0].targetPort).toBe('http');
+  });
+
+  it.each([
+    ['worker', 'tasks'],
+    ['worker-heavy', 'heavy'],
+  ])('run %s on the "%s" queue, with a liveness probe on its health port and room for the shutdown grace', (name, queue) => {
+    const config = workerConfigOf(name);
+    expect(config.queue).toBe(queue);
+    const spec = podSpec(name);
+    const [container] = spec.containers;
+    expect(container.command).toEqual(['node', 'dist/worker.js']);
+    expect(container.ports).toContainEqual({ name: 'health', containerPort: config.health_port });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(container.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+    // 25 s is the worker's default shutdown grace: Kubernetes must wait longer before it kills the pod.
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(25);
+  });
+
+  it('run every pod as a non-root user', () => {
+    for (const m of manifests.filter((m) => m.kind === 'Deployment' || m.kind === 'StatefulSet')) {
+      expect(m.spec.template.spec.securityContext.runAsNonRoot, m.metadata.name).toBe(true);
+      expect(m.spec.template.spec.securityContext.runAsUser, m.metadata.name).toBeGreaterThan(0);
+    }
+  });
+
+  it('give the development Redis AOF, noeviction and a volume', () => {
+    const redis = find('StatefulSet', 'redis').spec;
+    const args: string[] = redis.template.spec.containers[0].args;
+    expect(args.join(' ')).toContain('--appendonly yes');
+    expect(args.join(' ')).toContain('--maxmemory-policy noeviction');
+    expect(redis.volumeClaimTemplates[0].metadata.name).toBe(redis.template.spec.containers[0].volumeMounts[0].name);
+  });
+});
+
+describe('KEDA ScaledObjects', () => {
+  const scaledObjects = manifests.filter((m) => m.kind === 'ScaledObject');
+
+  it('scale each worker Deployment on waiting + prioritized + active, with one job per pod', () => {
+    for (const so of scaledObjects) {
+      const target = so.spec.scaleTargetRef.name;
+      const config = workerConfigOf(target);
+      const names = so.spec.triggers.map((t: any) => t.name);
+      expect(names).toEqual(['waiting', 'prioritized', 'active']);
+      expect(so.spec.advanced.scalingModifiers).toMatchObject({ formula: names.join(' + '), target: '1', metricType: 'AverageValue' });
+      expect(so.spec.triggers.map((t: any) => t.metadata.listName)).toEqual(
+        ['wait', 'prioritized', 'active'].map((key) => `${config.queue_prefix}:${config.queue}:${key}`),
+      );
+      for (const trigger of so.spec.triggers) {
+        expect(trigger.type).toBe('redis');
+        expect(trigger.metadata.address).toBe(`redis.${kustomization.namespace}.svc.cluster.local:6379`);
+      }
+    }
+    expect(scaledObjects.map((so) => so.spec.scaleTargetRef.name).sort()).toEqual(['worker', 'worker-heavy']);
+  });
+
+  describe('count the keys BullMQ really writes', () => {
+    const prefix = uniquePrefix();
+    const redis = new Redis(redisUrl());
+    afterAll(async () => {
+      await deletePrefix(redisUrl(), prefix);
+      redis.disconnect();
+    });
+
+    /** What KEDA's redis scaler reads for a listName: LLEN of a list, ZCARD of a sorted set, 0 when absent. */
+    async function kedaLength(key: string): Promise<number> {
+      const type = await redis.type(key);
+      if (type === 'list') return redis.llen(key);
+      if (type === 'zset') return redis.zcard(key);
+      if (type === 'none') return 0;
+      throw new Error(`${key} is a ${type}, which the formula does not expect`);
+    }
+
+    it('waiting, prioritized and active jobs all show up in the formula', async () => {
+      const so = find('ScaledObject', 'worker');
+      const config = workerConfigOf('worker');
+      const queue = new Queue(config.queue, { connection: redis, prefix });
+      await queue.add('sleep', {});
+      await queue.add('sleep', {});
+      await queue.add('sleep', {}, { priority: 5 });
+      // Take one job into "active" the way a worker does, without running it.
+      const workerConnection = redis.duplicate({ maxRetriesPerRequest: null });
+      const worker = new Worker(config.queue, null, { connection: workerConnection, prefix, autorun: false });
+      expect(await worker.getNextJob('test-token')).toBeDefined();
+
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'active');
+      expect(counts).toEqual({ waiting: 1, prioritized: 1, active: 1 });
+      const lengths = await Promise.all(
+        so.spec.triggers.map((t: any) => kedaLength(t.metadata.listName.replace(`${config.queue_prefix}:`, `${prefix}:`))),
+      );
+      expect(lengths).toEqual([counts.waiting, counts.prioritized, counts.active]);
+      await worker.close(true);
+      await queue.close();
+      workerConnection.disconnect();
+    });
+  });
+});
+
+describe('compose.yaml', () => {
+  const compose = parse(read('compose.yaml'));
+
+  it('names redis, server and worker, and publishes only the server port', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['redis', 'server', 'worker']);
+    const published = Object.entries(compose.services).filter(([, s]: [string, any]) => s.ports);
+    expect(published.map(([name]) => name)).toEqual(['server']);
+    expect(compose.services.server.ports).toEqual(['8000:8000']);
+  });
+
+  it('runs Redis with AOF, noeviction and a named volume', () => {
+    const redis = compose.services.redis;
+    expect(redis.command.join(' ')).toMatch(/--appendonly yes.*--maxmemory-policy noeviction/);
+    const [volume] = redis.volumes[0].split(':');
+    expect(Object.keys(compose.volumes)).toContain(volume);
+  });
+
+  it('lets workers scale (no fixed name or port), mounts configs from files, and waits out the shutdown grace', () => {
+    const { server, worker } = compose.services;
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.command).toEqual(['node', 'dist/worker.js']);
+    expect(server.command).toEqual(['node', 'dist/server.js']);
+    expect(compose.secrets[server.secrets[0].source].file).toBe('./server_config.yaml');
+    expect(compose.configs[worker.configs[0].source].file).toBe('./worker_config.yaml');
+    expect(server.environment.CONFIG_FILENAME).toBe(`/run/secrets/${server.secrets[0].target}`);
+    expect(worker.environment.CONFIG_FILENAME).toBe(worker.configs[0].target);
+    expect(worker.healthcheck.test.join(' ')).toContain(`127.0.0.1:${worker.environment.HEALTH_PORT}/healthz`);
+    expect(parseInt(worker.stop_grace_period, 10)).toBeGreaterThan(25);
+    for (const s of [server, worker]) expect(s.depends_on.redis.condition).toBe('service_healthy');
+  });
+});
+
+describe('Dockerfile', () => {
+  const lines = read('Dockerfile')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  const stages: string[][] = [];
+  for (const line of lines) {
+    if (/^FROM\s/i.test(line)) stages.push([]);
+    stages.at(-1)?.push(line);
+  }
+  const final = stages.at(-1)!;
+  const instruction = (name: string) => final.filter((l) => l.toUpperCase().startsWith(`${name} `));
+
+  it('is multi-stage on a Node slim image, and installs only production dependencies in the image', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of stages) expect(stage[0]).toMatch(/^FROM node:\$\{NODE_VERSION\}-slim\b/);
+    expect(lines).toContain('ARG NODE_VERSION=24');
+    expect(lines.some((l) => /^RUN npm ci --omit=dev\b/.test(l))).toBe(true);
+    expect(lines.some((l) => /^RUN npm run build$/.test(l))).toBe(true);
+  });
+
+  it('runs as a non-root user, with node as the process and a HEALTHCHECK on the server', () => {
+    const users = instruction('USER');
+    expect(users.length).toBeGreaterThan(0);
+    const user = users.at(-1)!.split(/\s+/)[1].split(':')[0];
+    expect(['root', '0']).not.toContain(user);
+    expect(JSON.parse(instruction('CMD')[0].slice(4))).toEqual(['node', 'dist/server.js']);
+    expect(instruction('HEALTHCHECK')[0]).toContain('/healthz');
+  });
+
+  it('sends only sources to the build: the .dockerignore excludes everything else, config files included', () => {
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(ignore[0]).toBe('*');
+    for (const allowed of ignore.filter((l) => l.startsWith('!'))) expect(allowed).not.toMatch(/_config|\.ya?ml/);
+  });
+});
