@@ -29,6 +29,8 @@ export const fixedRoutes: FixedRoute[] = [
     responses: { 200: { description: 'The OpenAPI 3.1 document', json: 'OpenApi' } } },
   { method: 'get', path: '/docs', summary: 'Interactive API docs (Swagger UI)', tag: 'meta', auth: false,
     responses: { 200: { description: 'An HTML page', type: 'text/html' } } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics: requests by route, queue depth, busy workers (open to all when metrics_auth is false)',
+    tag: 'operations', auth: true, responses: { 200: { description: 'Prometheus text format', type: 'text/plain' } } },
 ];
 
 /** Paths the app serves that are not API operations: the docs' assets and the job dashboard. */
