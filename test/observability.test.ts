@@ -28,8 +28,10 @@ afterAll(async () => {
 
 const get = (path: string, auth: string | null = basic('alice')) => fetch(base + path, { headers: auth ? { Authorization: auth } : {} });
 
-async function runToEnd(path: string): Promise<{ taskId: string; requestId: string }> {
-  const res = await get(path);
+async function runToEnd(path: string, body?: object): Promise<{ taskId: string; requestId: string }> {
+  const res = body
+    ? await fetch(base + path, { method: 'POST', body: JSON.stringify(body), headers: { Authorization: basic('alice'), 'Content-Type': 'application/json' } })
+    : await get(path);
   expect(res.status).toBe(202);
   const { task_id } = await res.json();
   await eventually(async () => {
@@ -52,6 +54,7 @@ describe('after a job runs', () => {
 
   beforeAll(async () => {
     ({ taskId, requestId } = await runToEnd('/sleep/1'));
+    await runToEnd('/math', { op: 'div', a: 1, b: 0 }); // fails in the worker: division by zero
   });
 
   it('the server /metrics asks for credentials, then shows requests by route pattern, queue depth and busy workers', async () => {
@@ -68,6 +71,7 @@ describe('after a job runs', () => {
     expect(m.filter((s) => s.labels.route && /\/sleep\/\d|\/tasks\/[0-9a-f]/.test(s.labels.route))).toEqual([]);
 
     expect(sample(m, 'selfhost_queue_jobs', { queue: 'tasks', state: 'completed' })).toBe(1);
+    expect(sample(m, 'selfhost_queue_jobs', { queue: 'tasks', state: 'failed' })).toBe(1);
     expect(sample(m, 'selfhost_queue_jobs', { queue: 'tasks', state: 'waiting' })).toBe(0);
     expect(sample(m, 'selfhost_queue_jobs', { queue: 'tasks', state: 'prioritized' })).toBe(0);
     expect(sample(m, 'selfhost_queue_workers_busy', { queue: 'tasks' })).toBe(0);
@@ -89,6 +93,8 @@ describe('after a job runs', () => {
     const seconds = sample(m, 'selfhost_job_duration_seconds_sum', labels)!;
     expect(seconds).toBeGreaterThanOrEqual(1);
     expect(seconds).toBeLessThan(10);
+    expect(sample(m, 'selfhost_job_duration_seconds_count', { service: 'maths', outcome: 'failed' })).toBe(1);
+    expect(sample(m, 'selfhost_job_duration_seconds_count', { service: 'maths', outcome: 'completed' })).toBeUndefined();
     expect(sample(m, 'selfhost_worker_busy', { queue: 'tasks' })).toBe(0);
     expect(sample(m, 'selfhost_worker_alive', { queue: 'tasks' })).toBe(1);
 
