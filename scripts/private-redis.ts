@@ -1,4 +1,5 @@
-// Starts a throwaway redis-server on a free port, for `npm run dev` and the tests. It keeps nothing on disk.
+// Starts a throwaway redis-server on a free port, for `npm run dev` and the tests. It keeps nothing on disk
+// unless given a directory to keep.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,7 +11,8 @@ export interface PrivateRedis {
   url: string;
   port: number;
   process: ChildProcess;
-  stop(): Promise<void>;
+  /** SIGTERM shuts Redis down cleanly; SIGKILL stands in for a crash. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const HOW_TO_INSTALL = [
@@ -45,10 +47,18 @@ export async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-export async function startPrivateRedis(options: { port?: number; args?: string[] } = {}): Promise<PrivateRedis> {
+export interface PrivateRedisOptions {
+  port?: number;
+  /** Extra redis-server arguments; they override the defaults (e.g. `--appendonly yes`). */
+  args?: string[];
+  /** Data directory, kept on stop so a restart with the same one reloads its data (default: a temp dir, removed). */
+  dir?: string;
+}
+
+export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   if (spawnSync('redis-server', ['--version']).error) throw new Error(HOW_TO_INSTALL);
   const port = options.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'private-redis-'));
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'private-redis-'));
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])],
@@ -67,12 +77,12 @@ export async function startPrivateRedis(options: { port?: number; args?: string[
     url,
     port,
     process: child,
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
+        child.kill(signal);
         await exited;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,10 +1,13 @@
 // Server entry: load config -> build app -> listen -> shut down cleanly.
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './core/app.js';
 import { loadServerConfig, resolveServiceOptions } from './core/config.js';
+import { drainable } from './core/http-drain.js';
 import { createLogger } from './core/logger.js';
 import { main } from './core/main.js';
 import { connect, TaskQueues } from './core/queue.js';
+import { FAIL_FAST, watchRedis } from './core/redis.js';
 import { onShutdown } from './core/shutdown.js';
 import { routes } from './routes.js';
 import { services } from './services/index.js';
@@ -13,17 +16,21 @@ main(async () => {
   const { file, config } = loadServerConfig();
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'server');
-  const redis = connect(config.redis_url);
+  // The server starts even when Redis is down: task routes and /readyz answer 503 until it is back.
+  const redis = connect(config.redis_url, FAIL_FAST);
+  watchRedis(redis, log);
   const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: config.result_ttl, services });
   const app = createApp({ config, log, tasks, serviceOptions, routes });
 
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info({ config: file, port: info.port }, `listening on http://${config.host}:${info.port}`);
-  });
+  }) as Server;
+  const http = drainable(server);
 
-  onShutdown(log, 10_000, async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  onShutdown(log, config.shutdown_grace * 1000, async () => {
+    await http.drain();
     await tasks.close();
-    await redis.quit();
+    // quit() fails when Redis is down; there is nothing left to flush then.
+    await redis.quit().catch(() => redis.disconnect());
   });
 });

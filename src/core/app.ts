@@ -8,6 +8,7 @@ import type { ServerConfig } from './config.js';
 import { dashboard } from './dashboard.js';
 import { apiDocs } from './docs.js';
 import { errorJson, notFound, onError } from './errors.js';
+import { health } from './health.js';
 import type { Logger } from './logger.js';
 import { serverMetrics } from './metrics.js';
 import type { TaskQueues } from './queue.js';
@@ -45,6 +46,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   const auth = basicAuth({ users: config.httpauth, realm: config.realm });
 
   app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
+  health(app, tasks);
 
   app.get('/metrics', config.metrics_auth ? auth : (_c, next) => next(), metrics.handler);
   tasksApi(app, auth, tasks);

@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import type { Logger } from './logger.js';
+import { isRedisUnavailable } from './redis.js';
 
 export interface FieldError {
   field: string;
@@ -40,6 +41,11 @@ export function onError(log: Logger): ErrorHandler {
       const extra = err instanceof ApiError && err.details ? { details: err.details } : {};
       if (err instanceof ApiError && err.headers) for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
       return errorJson(c, err.status, err.message || 'bad request', extra);
+    }
+    if (isRedisUnavailable(err)) {
+      (c.get('log') ?? log).warn({ err: (err as Error).message }, 'redis unavailable: answered 503');
+      c.header('Retry-After', '5');
+      return errorJson(c, 503, 'service temporarily unavailable, try again shortly');
     }
     (c.get('log') ?? log).error({ err }, 'request failed');
     const status = err instanceof HTTPException ? err.status : 500;

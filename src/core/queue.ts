@@ -61,12 +61,26 @@ export interface TaskQueuesOptions {
 export class TaskQueues {
   readonly queues = new Map<string, Queue>();
   private readonly resultTtl: number;
+  private readonly connection: Redis;
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;
+    this.connection = options.connection;
     for (const name of new Set(options.services.map(queueOf))) {
-      this.queues.set(name, new Queue(name, { connection: options.connection, prefix: options.prefix }));
+      // Commands go out at once, even before Redis has ever answered: with a fail-fast connection
+      // (see redis.ts) a request made while Redis is down gets an error, not a wait. The version
+      // check is skipped because it would otherwise fail for good when Redis is down at start-up;
+      // workers still run it, and warn about an eviction policy other than noeviction.
+      const queue = new Queue(name, { connection: options.connection, prefix: options.prefix, skipWaitingForReady: true, skipVersionCheck: true });
+      // The connection's errors are the requests' errors (answered 503) and watchRedis' log lines.
+      queue.on('error', () => {});
+      this.queues.set(name, queue);
     }
+  }
+
+  /** Resolves when Redis answers a PING; rejects (fast) when it cannot be reached. */
+  async ping(): Promise<void> {
+    await this.connection.ping();
   }
 
   /** Adds a task whose input the caller has already validated; returns its id. */
