@@ -5,6 +5,7 @@ import { createProcessor } from './core/dispatch.js';
 import { createLogger } from './core/logger.js';
 import { main } from './core/main.js';
 import { connect } from './core/queue.js';
+import { isRedisUnavailable, watchRedis } from './core/redis.js';
 import { queueOf } from './core/service.js';
 import { onShutdown } from './core/shutdown.js';
 import { serveWorkerHealth } from './core/worker-health.js';
@@ -16,6 +17,7 @@ main(async () => {
   const log = createLogger(config.log_level, 'worker');
   const mine = services.filter((s) => queueOf(s) === config.queue);
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
+  watchRedis(connection, log);
 
   const worker = new Worker(config.queue, createProcessor(mine, serviceOptions, log), {
     connection,
@@ -26,7 +28,10 @@ main(async () => {
   });
   worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
   worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
-  worker.on('error', (err) => log.error({ err }, 'worker error'));
+  // BullMQ retries through a Redis outage by itself; watchRedis logs it once rather than per attempt.
+  worker.on('error', (err) => {
+    if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
+  });
   await serveWorkerHealth(worker, config, log);
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
