@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/private-redis.js';
+import { basic, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
+import { routes } from '../routes.js';
+import { services } from '../services/index.js';
+import { createApp } from './app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
+import { createLogger } from './logger.js';
+import { connect, TaskQueues } from './queue.js';
+import { FAIL_FAST } from './redis.js';
+
+const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix() });
+const serviceOptions = resolveServiceOptions('test', config.services, services);
+
+/** The app as the server builds it, on the Redis at `url`. */
+function appOn(url: string) {
+  const redis = connect(url, FAIL_FAST);
+  redis.on('error', () => {});
+  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: 60, services });
+  const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  const connected = new Promise((resolve) => redis.once('ready', resolve));
+  const close = async () => {
+    await tasks.close();
+    redis.disconnect();
+  };
+  return { app, connected, close };
+}
+
+let up: ReturnType<typeof appOn>;
+let down: ReturnType<typeof appOn>;
+
+beforeAll(async () => {
+  up = appOn(redisUrl());
+  await up.connected;
+  // Nothing listens on a port just found free: this app's Redis is down.
+  down = appOn(`redis://127.0.0.1:${await freePort()}`);
+});
+
+afterAll(async () => {
+  await up.close();
+  await down.close();
+});
+
+const auth = { headers: { Authorization: basic('alice') } };
+
+describe('health', () => {
+  it('answers /healthz without auth, whether Redis is up or down', async () => {
+    for (const { app } of [up, down]) {
+      const res = await app.request('/healthz');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ msg: 'alive', status: 200 });
+    }
+  });
+
+  it('answers /readyz 200 when Redis answers, 503 JSON when it does not, without auth', async () => {
+    const ready = await up.app.request('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ msg: 'ready', status: 200 });
+    const notReady = await down.app.request('/readyz');
+    expect(notReady.status).toBe(503);
+    expect(await notReady.json()).toEqual({ msg: 'not ready: redis unreachable', status: 503 });
+  });
+});
+
+describe('while Redis is down', () => {
+  it('answers task routes with 503 JSON and Retry-After', async () => {
+    for (const path of ['/sleep/1', '/math/1/2', '/tasks/00000000-0000-4000-8000-000000000000']) {
+      const res = await down.app.request(path, auth);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('Retry-After')).toBe('5');
+      expect(await res.json()).toEqual({ msg: 'service temporarily unavailable, try again shortly', status: 503 });
+    }
+  });
+
+  it('still answers bad credentials with 401 and bad input with 400: neither needs Redis', async () => {
+    expect((await down.app.request('/sleep/1')).status).toBe(401);
+    expect((await down.app.request('/sleep/abc', auth)).status).toBe(400);
+  });
+});
