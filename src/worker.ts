@@ -1,4 +1,5 @@
 // Worker entry: load config -> one BullMQ Worker at concurrency 1 -> shut down cleanly.
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { loadWorkerConfig, resolveServiceOptions } from './core/config.js';
 import { createProcessor } from './core/dispatch.js';
@@ -22,6 +23,8 @@ main(async () => {
   const worker = new Worker(config.queue, createProcessor(mine, serviceOptions, log), {
     connection,
     prefix: config.queue_prefix,
+    // Stored on each job it runs (BullMQ's processedBy): which pod or process ran a task.
+    name: `${hostname()}:${process.pid}`,
     // One job at a time per process, like the ancestor's solo pool: to run more jobs, run more
     // containers (kubectl scale). Capacity is then the replica count, and one job cannot starve another.
     concurrency: 1,
