@@ -166,26 +166,21 @@ async function main(): Promise<number> {
     const enqueueSeconds = (Date.now() - enqueueStart) / 1000;
     const stop = await replace;
 
-    // Wait for the queue to drain (a killed job comes back after the stalled check), then read every token.
+    // Read every token through the API until all are final (a killed job comes back after the stalled check).
     const accepted = tasks.filter((t) => t.id);
     let pending = accepted;
     const deadline = Date.now() + (args.quick ? 60_000 : 300_000);
-    let lastReport = 0;
+    let lastReport = Date.now();
     while (pending.length > 0 && Date.now() < deadline) {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      const unfinished = Object.values(counts).reduce((x, y) => x + y, 0);
-      if (unfinished === 0) {
-        const replies = await mapLimit(pending, CONCURRENCY, (t) => request(`/tasks/${t.id}`));
-        replies.forEach((r, i) => (pending[i].status = r.body));
-        pending = pending.filter((t) => !FINAL.has(t.status?.task_status ?? ''));
+      const replies = await mapLimit(pending, CONCURRENCY, (t) => request(`/tasks/${t.id}`));
+      replies.forEach((r, i) => (pending[i].status = r.body));
+      pending = pending.filter((t) => !FINAL.has(t.status?.task_status ?? ''));
+      if (pending.length > 0 && Date.now() - lastReport > 10_000) {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        say(`      ${pending.length} not final yet; queue ${JSON.stringify(counts)}, ${Math.round((Date.now() - stop.at) / 1000)} s after the ${STOP}`);
+        lastReport = Date.now();
       }
-      if (pending.length > 0) {
-        if (Date.now() - lastReport > 10_000) {
-          say(`      waiting: ${JSON.stringify(counts)} (${Math.round((Date.now() - stop.at) / 1000)} s after the ${STOP})`);
-          lastReport = Date.now();
-        }
-        await sleep(500);
-      }
+      if (pending.length > 0) await sleep(500);
     }
     const allFinal = Date.now();
     await waitFor(stop.replacement, /worker started/);
