@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/private-redis.js';
+import { Redis } from 'ioredis';
+import { freePort, startPrivateRedis } from '../../scripts/private-redis.js';
 import { basic, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
 import { routes } from '../routes.js';
 import { services } from '../services/index.js';
@@ -75,5 +76,31 @@ describe('while Redis is down', () => {
   it('still answers bad credentials with 401 and bad input with 400: neither needs Redis', async () => {
     expect((await down.app.request('/sleep/1')).status).toBe(401);
     expect((await down.app.request('/sleep/abc', auth)).status).toBe(400);
+  });
+});
+
+describe('when Redis is full', () => {
+  it('answers 503 when Redis refuses writes (maxmemory, noeviction), and still reads statuses', async () => {
+    const redis = await startPrivateRedis({ args: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'] });
+    const filler = new Redis(redis.url);
+    const full = appOn(redis.url);
+    try {
+      await full.connected;
+      const { task_id } = await (await full.app.request('/math/1/2', auth)).json();
+      let refusal = '';
+      for (let i = 0; i < 10_000 && !refusal; i++) refusal = await filler.set(`fill:${i}`, 'x'.repeat(1000)).then(() => '', (err: Error) => err.message);
+      expect(refusal).toMatch(/^OOM/);
+
+      const refused = await full.app.request('/math/1/2', auth);
+      expect(refused.status).toBe(503);
+      expect(await refused.json()).toEqual({ msg: 'service temporarily unavailable, try again shortly', status: 503 });
+      const status = await full.app.request(`/tasks/${task_id}`, auth);
+      expect(status.status).toBe(200);
+      expect((await status.json()).task_status).toBe('PENDING');
+    } finally {
+      await full.close();
+      filler.disconnect();
+      await redis.stop();
+    }
   });
 });
