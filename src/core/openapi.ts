@@ -46,6 +46,11 @@ const responses = {
     content: json('Message'),
   },
   NotFound: { description: 'No such task: unknown, expired, or another user’s', content: json('Message') },
+  Unavailable: {
+    description: 'Redis, where tasks live, cannot be reached or is full: try again shortly',
+    headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
+    content: json('Message'),
+  },
   MethodNotAllowed: {
     description: 'The path exists, the method does not',
     headers: { Allow: { description: 'The methods the path has', schema: { type: 'string' } } },
@@ -138,7 +143,12 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
       const { description, ...schema } = properties[name] ?? { type: 'string' };
       return { name, in: 'path', required: true, ...(description ? { description } : {}), schema };
     }),
-    responses: { 202: ref('responses', 'Accepted'), 400: ref('responses', 'BadRequest'), 401: ref('responses', 'Unauthorized') },
+    responses: {
+      202: ref('responses', 'Accepted'),
+      400: ref('responses', 'BadRequest'),
+      401: ref('responses', 'Unauthorized'),
+      503: ref('responses', 'Unavailable'),
+    },
   };
   if (route.method === 'POST') {
     // The body carries the fields the path does not; a path parameter wins over a body field of the same name.
