@@ -12,6 +12,7 @@ import {
   serverConfigSchema,
   workerConfigSchema,
 } from './core/config.js';
+import { costOf, describeHash, parseHash, weakness } from './core/password-hash.js';
 import { services } from './services/index.js';
 
 /** Reads a password: twice without echo on a terminal, else one line from stdin. */
@@ -45,6 +46,20 @@ function cost(value: string): number {
   return n;
 }
 
+/** One line per user: the hash scheme and cost, and WEAK when it is cheap to attack offline. */
+function reportHashes(file: string, httpauth: Record<string, string>): void {
+  const costs = new Set<string>();
+  for (const [user, text] of Object.entries(httpauth)) {
+    const hash = parseHash(text)!;
+    costs.add(costOf(hash));
+    const weak = weakness(hash);
+    process.stdout.write(`${file}: httpauth.${user}: ${describeHash(hash)}${weak ? `: WEAK (${weak}); make a new one with: npm run hash-password` : ''}\n`);
+  }
+  if (costs.size > 1) {
+    process.stdout.write(`${file}: httpauth: hashes of different costs; a wrong password then takes longer for some users than others, which tells who exists\n`);
+  }
+}
+
 const program = new Command('selfhost').description('Tools for the selfhost service template');
 
 program
@@ -74,6 +89,7 @@ program
     if (kind !== 'server' && kind !== 'worker') throw new ConfigError(`--kind must be server or worker, not "${kind}"`);
     const config = parseConfig(kind === 'server' ? serverConfigSchema : workerConfigSchema, file, raw);
     resolveServiceOptions(file, config.services, services);
+    if ('httpauth' in config) reportHashes(file, config.httpauth);
     process.stdout.write(`${file}: a valid ${kind} config\n`);
   });
 

@@ -1,7 +1,10 @@
 // The command line as a user runs it: real processes, exit codes, what they print.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
+import { EXAMPLE_HASH } from '../src/core/password-hash.js';
 import { HASHES, ROOT, writeYaml } from './helpers.js';
 
 function run(args: string[], input = '', env: Record<string, string> = {}) {
@@ -41,12 +44,38 @@ describe('hash-password', () => {
 });
 
 describe('check-config', () => {
-  it('accepts the shipped examples', () => {
-    for (const file of ['server_config.yaml.example', 'worker_config.yaml.example']) {
+  it('accepts the shipped examples in development, and refuses the example password hash in production', () => {
+    const example = readFileSync(join(ROOT, 'server_config.yaml.example'), 'utf8');
+    const development = writeYaml(`${example}\nenvironment: development\n`);
+    for (const file of [development, 'worker_config.yaml.example']) {
       const { code, stdout } = run(['src/cli.ts', 'check-config', file]);
       expect(code).toBe(0);
       expect(stdout).toContain(`${file}: a valid`);
     }
+    const production = run(['src/cli.ts', 'check-config', 'server_config.yaml.example']);
+    expect(production.code).toBe(1);
+    expect(production.stderr).toContain('server_config.yaml.example: httpauth.admin: the example hash');
+    expect(production.stderr).toContain('npm run hash-password');
+  });
+
+  it("reports each user's hash scheme and flags weak and unrecognised ones", () => {
+    const file = writeYaml({
+      httpauth: {
+        alice: HASHES.alice,
+        old: 'pbkdf2:sha256:260000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6',
+        cheap: 'pbkdf2:sha256:1000$salt$00ff',
+      },
+    });
+    const { code, stdout } = run(['src/cli.ts', 'check-config', file]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`${file}: httpauth.alice: bcrypt cost 4: WEAK (bcrypt cost below 10)`);
+    expect(stdout).toContain(`${file}: httpauth.old: pbkdf2:sha256 260000 iterations\n`);
+    expect(stdout).toContain(`${file}: httpauth.cheap: pbkdf2:sha256 1000 iterations: WEAK (pbkdf2 below 100000 iterations)`);
+    expect(stdout).toContain('hashes of different costs');
+
+    const plaintext = run(['src/cli.ts', 'check-config', writeYaml({ httpauth: { alice: 'correct horse' } })]);
+    expect(plaintext.code).toBe(1);
+    expect(plaintext.stderr).toMatch(/httpauth\.alice: not a recognised password hash .*npm run hash-password/);
   });
 
   it('exits 1 and says exactly what is wrong', () => {
@@ -64,6 +93,15 @@ describe('entry points', () => {
     expect(code).toBe(1);
     expect(stderr).toContain(`${file}: result_ttl: Invalid input: expected number`);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a server refuses to start with no users or the example hash, saying how to make one', () => {
+    for (const httpauth of [{}, { admin: EXAMPLE_HASH }]) {
+      const file = writeYaml({ httpauth });
+      const { code, stderr } = run(['src/server.ts'], '', { CONFIG_FILENAME: file });
+      expect(code).toBe(1);
+      expect(stderr).toMatch(new RegExp(`${file}: httpauth.*npm run hash-password`));
+    }
   });
 
   it('a worker with a bad service setting stops naming it', () => {

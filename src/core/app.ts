@@ -43,7 +43,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   app.onError(onError(log));
   app.notFound(notFound);
 
-  const auth = basicAuth({ users: config.httpauth, realm: config.realm });
+  const auth = basicAuth({ config, redis: tasks.connection });
 
   app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
   health(app, tasks);

@@ -1,35 +1,75 @@
 // HTTP basic auth against password hashes from `httpauth`; the user name becomes the task owner.
-import bcrypt from 'bcryptjs';
 import type { MiddlewareHandler } from 'hono';
 import { auth as parseBasicAuth } from 'hono/utils/basic-auth';
-import { ApiError } from './errors.js';
+import type { Redis } from 'ioredis';
 import type { AppEnv } from './app-env.js';
+import { clientAddress } from './client-address.js';
+import type { ServerConfig } from './config.js';
+import { CredentialCache } from './credential-cache.js';
+import { ApiError } from './errors.js';
+import { LoginLimiter } from './login-limiter.js';
+import { costOf, dummyHash, parseHash, verifyPassword, type PasswordHash } from './password-hash.js';
 
 export interface BasicAuthOptions {
-  /** user name -> bcrypt hash */
-  users: Record<string, string>;
-  realm: string;
+  config: Pick<ServerConfig, 'httpauth' | 'realm' | 'auth' | 'queue_prefix'>;
+  /** Where failed logins are counted. */
+  redis: Redis;
 }
 
-/** Checks the request's credentials; sets `user` on success, answers 401 JSON otherwise. */
-export function basicAuth({ users, realm }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
-  const users_ = new Map(Object.entries(users));
-  // An unknown user is checked against a hash of the same cost, so timing does not reveal who exists.
-  const someHash = users_.values().next().value;
-  const dummy = bcrypt.hashSync('not a password', someHash ? bcrypt.getRounds(someHash) : 10);
+/** An unknown user is checked against a hash of the most common cost, so timing does not reveal who exists. */
+function dummyFor(hashes: PasswordHash[]): PasswordHash {
+  const counts = new Map<string, number>();
+  for (const hash of hashes) counts.set(costOf(hash), (counts.get(costOf(hash)) ?? 0) + 1);
+  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return dummyHash(hashes.find((hash) => costOf(hash) === common));
+}
+
+/**
+ * Checks the request's credentials; sets `user` on success. A client that is not in the credential
+ * cache is first checked against the brute-force limits (429), then against the hash (401 on failure).
+ * A cached client costs an HMAC and no Redis call, unless this process knows the address or user is blocked.
+ */
+export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
+  const { httpauth, realm, auth } = config;
+  const hashes = new Map(Object.entries(httpauth).map(([user, text]) => {
+    const hash = parseHash(text);
+    if (!hash) throw new Error(`httpauth.${user}: not a recognised password hash`);
+    return [user, hash];
+  }));
+  const dummy = dummyFor([...hashes.values()]);
+  const cache = new CredentialCache({ ttl: auth.cache_ttl, size: auth.cache_size });
+  const limiter = new LoginLimiter({ redis, prefix: config.queue_prefix, maxFailures: auth.max_failures, window: auth.failure_window });
+  const addressOf = clientAddress(auth.trusted_proxies);
   const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
+  const tooMany = (seconds: number) => new ApiError(429, 'too many failed logins, try again later', undefined, { 'Retry-After': String(seconds) });
 
   return async (c, next) => {
     const credentials = parseBasicAuth(c.req.raw);
-    if (credentials) {
-      const hash = users_.get(credentials.username);
-      const ok = await bcrypt.compare(credentials.password, hash ?? dummy);
-      if (ok && hash) {
-        c.set('user', credentials.username);
-        return next();
+    if (!credentials) throw new ApiError(401, 'unauthorized', undefined, challenge);
+    const { username, password } = credentials;
+    const address = addressOf(c);
+
+    const cached = cache.get(username, password);
+    if (cached === undefined) {
+      // Redis down: this login cannot be counted, so it is refused (503) rather than let guesses go unlimited.
+      const wait = await limiter.blocked(address, username);
+      if (wait) throw tooMany(wait);
+      const hash = hashes.get(username);
+      const ok = await verifyPassword(password, hash ?? dummy);
+      if (!ok || !hash) {
+        const log = c.get('log');
+        const user = username.slice(0, 100);
+        log.warn({ user, address }, 'authentication failed');
+        const blockedFor = await limiter.fail(address, username);
+        if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
+        throw new ApiError(401, 'unauthorized', undefined, challenge);
       }
-      c.get('log').warn({ user: credentials.username }, 'authentication failed');
+      cache.add(username, password);
+    } else {
+      const wait = limiter.knownBlocked(address, username);
+      if (wait) throw tooMany(wait);
     }
-    throw new ApiError(401, 'unauthorized', undefined, challenge);
+    c.set('user', username);
+    return next();
   };
 }

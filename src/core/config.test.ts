@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeYaml } from '../../test/helpers.js';
 import { services } from '../services/index.js';
 import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './config.js';
+import { EXAMPLE_HASH } from './password-hash.js';
 
 const hash = '$2b$04$0123456789012345678901uJ3QWkY8tQkRqfK8VhnnVvqp0sOjDcy';
 
@@ -37,6 +38,23 @@ describe('server config', () => {
   it('requires httpauth', () => {
     const file = writeYaml({ port: 8000 });
     expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: httpauth: Invalid input`);
+  });
+
+  it('refuses no users and the example hash in production, allows them in development (file or ENVIRONMENT)', () => {
+    const empty = writeYaml({ httpauth: {} });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: empty }))).toContain(`${empty}: httpauth: no users`);
+    expect(loadServerConfig({ CONFIG_FILENAME: empty, ENVIRONMENT: 'development' }).config.environment).toBe('development');
+    const example = writeYaml({ httpauth: { admin: EXAMPLE_HASH } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: example }))).toContain(`${example}: httpauth.admin: the example hash`);
+    expect(loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { admin: EXAMPLE_HASH }, environment: 'development' }) }).config.httpauth.admin).toBe(EXAMPLE_HASH);
+  });
+
+  it('checks the auth settings', () => {
+    const { config } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }) });
+    expect(config.auth).toEqual({ cache_ttl: 300, cache_size: 10_000, max_failures: 10, failure_window: 60, trusted_proxies: [] });
+    expect(config.body_limit).toBe(1024 * 1024);
+    const file = writeYaml({ httpauth: { alice: hash }, auth: { trusted_proxies: ['10.0.0.0/8', 'proxy.local'] } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: auth.trusted_proxies.1:`);
   });
 
   it('says when the file is missing or is not YAML', () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { LOG_LEVELS } from './logger.js';
+import { EXAMPLE_HASH, parseHash } from './password-hash.js';
 import type { Service } from './service.js';
 
 const common = {
@@ -19,8 +20,25 @@ export const serverConfigSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: z.coerce.number().int().min(0).max(65535).default(8000),
   realm: z.string().min(1).default('selfhost-service'),
-  /** user name -> password hash. Never plaintext. */
+  /** Development allows what production refuses: no users, the example's password hash. */
+  environment: z.enum(['development', 'production']).default('production'),
+  /** user name -> password hash (bcrypt, or Werkzeug pbkdf2/scrypt). Never plaintext. */
   httpauth: z.record(z.string().min(1), z.string().min(1)),
+  /** Credential cache and brute-force limits; see docs/authentication.md. */
+  auth: z
+    .strictObject({
+      /** Seconds a verified password is trusted without a new hash check. */
+      cache_ttl: z.number().nonnegative().default(300),
+      cache_size: z.number().int().positive().default(10_000),
+      /** Failed logins allowed per client address, and per user name, within failure_window seconds. */
+      max_failures: z.number().int().positive().default(10),
+      failure_window: z.number().int().positive().default(60),
+      /** Proxies whose X-Forwarded-For names the client (IPs or CIDR ranges); none: the socket's address. */
+      trusted_proxies: z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).default([]),
+    })
+    .prefault({}),
+  /** Largest request body in bytes; larger ones get 413. */
+  body_limit: z.number().int().positive().default(1024 * 1024),
   /** Seconds a finished task's status and result stay readable. */
   result_ttl: z.number().int().positive().default(3600),
   /** Whether GET /metrics asks for an httpauth user, like the task routes. */
@@ -34,7 +52,17 @@ export const serverConfigSchema = z.strictObject({
       read_only: z.boolean().default(true),
     })
     .prefault({}),
-}).superRefine(({ dashboard, httpauth }, ctx) => {
+}).superRefine(({ dashboard, httpauth, environment }, ctx) => {
+  const make = 'make one with: npm run hash-password';
+  for (const [user, hash] of Object.entries(httpauth)) {
+    if (!parseHash(hash)) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: `not a recognised password hash (bcrypt, pbkdf2 or scrypt); ${make}` });
+  }
+  if (environment === 'production') {
+    if (Object.keys(httpauth).length === 0) ctx.addIssue({ code: 'custom', path: ['httpauth'], message: `no users: nobody could sign in; add one with a hash (${make})` });
+    for (const [user, hash] of Object.entries(httpauth)) {
+      if (hash === EXAMPLE_HASH) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: `the example hash from server_config.yaml.example, whose password everyone knows; ${make} (or set environment: development)` });
+    }
+  }
   dashboard.users.forEach((user, i) => {
     if (!Object.hasOwn(httpauth, user)) ctx.addIssue({ code: 'custom', path: ['dashboard', 'users', i], message: `"${user}" is not a user in httpauth` });
   });
@@ -93,7 +121,7 @@ export function parseConfig<S extends z.ZodType>(schema: S, file: string, raw: u
 
 type Env = Record<string, string | undefined>;
 
-/** Environment overrides the file: REDIS_URL, PORT (server), HEALTH_PORT (worker), LOG_LEVEL. */
+/** Environment overrides the file: REDIS_URL, PORT and ENVIRONMENT (server), HEALTH_PORT (worker), LOG_LEVEL. */
 function applyEnv(raw: unknown, env: Env, keys: Record<string, string>): Record<string, unknown> {
   const merged: Record<string, unknown> = raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw } : { '': raw };
   for (const [key, name] of Object.entries(keys)) {
@@ -109,7 +137,7 @@ export function configFile(kind: 'server' | 'worker', env: Env): { file: string;
 
 export function loadServerConfig(env: Env = process.env): { file: string; config: ServerConfig } {
   const { file } = configFile('server', env);
-  const raw = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL' });
+  const raw = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL', environment: 'ENVIRONMENT' });
   return { file, config: parseConfig(serverConfigSchema, file, raw) };
 }
 

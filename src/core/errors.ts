@@ -35,6 +35,12 @@ export function errorJson(c: Context, status: ContentfulStatusCode, msg: string,
   return c.json({ msg, status, ...extra }, status);
 }
 
+/** The answer while Redis cannot serve a request: 503 JSON, with a hint to retry soon. */
+export function unavailable(c: Context) {
+  c.header('Retry-After', '5');
+  return errorJson(c, 503, 'service temporarily unavailable, try again shortly');
+}
+
 export function onError(log: Logger): ErrorHandler {
   return (err, c) => {
     if (err instanceof HTTPException && err.status < 500) {
@@ -44,8 +50,7 @@ export function onError(log: Logger): ErrorHandler {
     }
     if (isRedisUnavailable(err)) {
       (c.get('log') ?? log).warn({ err: (err as Error).message }, 'redis unavailable: answered 503');
-      c.header('Retry-After', '5');
-      return errorJson(c, 503, 'service temporarily unavailable, try again shortly');
+      return unavailable(c);
     }
     (c.get('log') ?? log).error({ err }, 'request failed');
     const status = err instanceof HTTPException ? err.status : 500;

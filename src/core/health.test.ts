@@ -73,9 +73,30 @@ describe('while Redis is down', () => {
     }
   });
 
-  it('still answers bad credentials with 401 and bad input with 400: neither needs Redis', async () => {
+  it('answers a request without credentials 401, and refuses (503) a login it cannot count toward the brute-force limit', async () => {
     expect((await down.app.request('/sleep/1')).status).toBe(401);
-    expect((await down.app.request('/sleep/abc', auth)).status).toBe(400);
+    for (const headers of [{ Authorization: basic('alice') }, { Authorization: basic('alice', 'guess') }]) {
+      const res = await down.app.request('/sleep/abc', { headers });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('Retry-After')).toBe('5');
+      expect(await res.json()).toEqual({ msg: 'service temporarily unavailable, try again shortly', status: 503 });
+    }
+  });
+
+  it('keeps serving logins it verified before Redis went down, as far as the route needs no Redis', async () => {
+    const redis = await startPrivateRedis();
+    const outage = appOn(redis.url);
+    try {
+      await outage.connected;
+      expect((await outage.app.request('/sleep/abc', auth)).status).toBe(400);
+      await redis.stop();
+      expect((await outage.app.request('/sleep/abc', auth)).status).toBe(400);
+      expect((await outage.app.request('/sleep/1', auth)).status).toBe(503);
+      expect((await outage.app.request('/sleep/abc', { headers: { Authorization: basic('alice', 'guess') } })).status).toBe(503);
+    } finally {
+      await outage.close();
+      await redis.stop();
+    }
   });
 });
 

@@ -61,7 +61,8 @@ export interface TaskQueuesOptions {
 export class TaskQueues {
   readonly queues = new Map<string, Queue>();
   private readonly resultTtl: number;
-  private readonly connection: Redis;
+  /** The producer connection; auth counts failed logins on it too. */
+  readonly connection: Redis;
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;

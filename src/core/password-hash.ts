@@ -1,0 +1,85 @@
+// Password hashes in `httpauth`: bcrypt, and the ancestor's Werkzeug pbkdf2 and scrypt hashes, verified with node:crypto.
+import { pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import bcrypt from 'bcryptjs';
+
+const pbkdf2Async = promisify(pbkdf2);
+const scryptAsync = promisify(scrypt) as (pw: string, salt: string, len: number, opts: object) => Promise<Buffer>;
+
+/** The hash shipped in server_config.yaml.example (password "change me"): refused outside development. */
+export const EXAMPLE_HASH = '$2b$12$pr2kokT7Z8FoaWbJmZ2pReaDENRJsAstITjpMp8AxjINkSy7/F31m';
+
+export type PasswordHash =
+  | { scheme: 'bcrypt'; cost: number; hash: string }
+  | { scheme: 'pbkdf2'; digest: string; iterations: number; salt: string; key: Buffer }
+  | { scheme: 'scrypt'; N: number; r: number; p: number; salt: string; key: Buffer };
+
+const BCRYPT = /^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+const PBKDF2 = /^pbkdf2:(sha1|sha224|sha256|sha384|sha512):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
+const SCRYPT = /^scrypt:(\d+):(\d+):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
+
+/** Werkzeug's scrypt memory bound; node's default (32 MiB) is too small for N = 32768, r = 8. */
+const scryptMaxmem = (N: number, r: number, p: number) => 132 * N * r * p;
+
+/** Parses a hash; `undefined` when the scheme or its parameters are not recognised. */
+export function parseHash(text: string): PasswordHash | undefined {
+  let m = BCRYPT.exec(text);
+  if (m) return { scheme: 'bcrypt', cost: Number(m[1]), hash: text };
+  m = PBKDF2.exec(text);
+  if (m && Number(m[2]) > 0 && m[4].length % 2 === 0) {
+    return { scheme: 'pbkdf2', digest: m[1], iterations: Number(m[2]), salt: m[3], key: Buffer.from(m[4], 'hex') };
+  }
+  m = SCRYPT.exec(text);
+  if (m && m[5].length % 2 === 0) {
+    const [N, r, p] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    // N must be a power of two above 1; the memory bound keeps a hostile config from exhausting the host.
+    if (N > 1 && (N & (N - 1)) === 0 && r > 0 && p > 0 && scryptMaxmem(N, r, p) <= 2 ** 31) {
+      return { scheme: 'scrypt', N, r, p, salt: m[4], key: Buffer.from(m[5], 'hex') };
+    }
+  }
+  return undefined;
+}
+
+/** Checks a password in constant time for its hash; the work runs off the main thread except for bcrypt. */
+export async function verifyPassword(password: string, hash: PasswordHash): Promise<boolean> {
+  switch (hash.scheme) {
+    case 'bcrypt':
+      return bcrypt.compare(password, hash.hash);
+    case 'pbkdf2': {
+      const key = await pbkdf2Async(password, hash.salt, hash.iterations, hash.key.length, hash.digest);
+      return timingSafeEqual(key, hash.key);
+    }
+    case 'scrypt': {
+      const { N, r, p } = hash;
+      const key = await scryptAsync(password, hash.salt, hash.key.length, { N, r, p, maxmem: scryptMaxmem(N, r, p) });
+      return timingSafeEqual(key, hash.key);
+    }
+  }
+}
+
+/** The scheme and its cost, e.g. "bcrypt cost 12", "pbkdf2:sha256 260000 iterations". */
+export function describeHash(hash: PasswordHash): string {
+  if (hash.scheme === 'bcrypt') return `bcrypt cost ${hash.cost}`;
+  if (hash.scheme === 'pbkdf2') return `pbkdf2:${hash.digest} ${hash.iterations} iterations`;
+  return `scrypt N=${hash.N} r=${hash.r} p=${hash.p}`;
+}
+
+/** Why a hash is too cheap to withstand an offline attack on a stolen config; `undefined` if it is not. */
+export function weakness(hash: PasswordHash): string | undefined {
+  if (hash.scheme === 'bcrypt' && hash.cost < 10) return 'bcrypt cost below 10';
+  if (hash.scheme === 'pbkdf2' && hash.iterations < 100_000) return 'pbkdf2 below 100000 iterations';
+  if (hash.scheme === 'scrypt' && hash.N * hash.r < 2 ** 17) return 'scrypt N*r below 131072';
+  return undefined;
+}
+
+/** The same scheme and cost as `like`, for a password nobody knows: unknown users are checked against it. */
+export function dummyHash(like: PasswordHash | undefined): PasswordHash {
+  const secret = randomBytes(16).toString('hex');
+  if (!like || like.scheme === 'bcrypt') return parseHash(bcrypt.hashSync(secret, like?.cost ?? 12))!;
+  return { ...like, key: randomBytes(like.key.length), salt: randomBytes(8).toString('hex') };
+}
+
+/** The scheme and parameters that decide how long a check takes. */
+export function costOf(hash: PasswordHash): string {
+  return hash.scheme === 'bcrypt' ? `bcrypt:${hash.cost}` : describeHash(hash);
+}
