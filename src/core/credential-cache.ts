@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 export interface CredentialCacheOptions {
-  /** Seconds a verified password is trusted without a new hash check. */
+  /** Seconds a verified password is trusted without a new hash check; 0 turns the cache off. */
   ttl: number;
   /** Most credentials remembered; the least recently used go first. */
   size: number;
@@ -17,9 +17,11 @@ export interface CredentialCacheOptions {
 export class CredentialCache {
   private readonly key = randomBytes(32);
   private readonly entries: LRUCache<string, string>;
+  private readonly enabled: boolean;
 
   constructor({ ttl, size }: CredentialCacheOptions) {
-    this.entries = new LRUCache({ max: size, ttl: ttl * 1000 });
+    this.enabled = ttl > 0;
+    this.entries = new LRUCache({ max: size, ttl: Math.max(1, ttl * 1000) });
   }
 
   private digest(username: string, password: string): string {
@@ -33,6 +35,6 @@ export class CredentialCache {
   }
 
   add(username: string, password: string): void {
-    this.entries.set(this.digest(username, password), username);
+    if (this.enabled) this.entries.set(this.digest(username, password), username);
   }
 }

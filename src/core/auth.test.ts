@@ -1,0 +1,117 @@
+import { Writable } from 'node:stream';
+import bcrypt from 'bcryptjs';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basic, deletePrefix, redisUrl, uniquePrefix } from '../../test/helpers.js';
+import { routes } from '../routes.js';
+import { services } from '../services/index.js';
+import { createApp } from './app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
+import { TaskQueues } from './queue.js';
+
+const prefix = uniquePrefix();
+let redis: Redis;
+const queues: TaskQueues[] = [];
+
+beforeAll(() => {
+  redis = new Redis(redisUrl());
+});
+
+afterAll(async () => {
+  await Promise.all(queues.map((q) => q.close()));
+  await deletePrefix(redisUrl(), prefix);
+  redis.disconnect();
+});
+
+/** A server's app on the shared Redis, with these users and auth settings; `lines` collects its log. */
+function appWith(httpauth: Record<string, string>, auth: object = {}, queuePrefix = uniquePrefix()) {
+  const config = parseConfig(serverConfigSchema, 'test', { httpauth, auth, queue_prefix: `${prefix}:${queuePrefix}` });
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
+  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: 60, services });
+  queues.push(tasks);
+  const serviceOptions = resolveServiceOptions('test', config.services, services);
+  const app = createApp({ config, log: pino({ level: 'info' }, sink), tasks, serviceOptions, routes });
+  // A route that reaches the service's validation but needs no Redis: 400 once authenticated.
+  const request = (user: string, password: string) => app.request('/sleep/abc', { headers: { Authorization: basic(user, password) } });
+  return { app, request, lines };
+}
+
+async function timed(fn: () => Response | Promise<Response>): Promise<{ ms: number; status: number }> {
+  const start = performance.now();
+  const res = await fn();
+  await res.arrayBuffer();
+  return { ms: performance.now() - start, status: res.status };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+describe('credential cache', () => {
+  it('answers a returning client without a new hash check, and never caches a wrong password', async () => {
+    const { request } = appWith({ alice: bcrypt.hashSync('pw', 10) });
+    const first = await timed(() => request('alice', 'pw'));
+    expect(first.status).toBe(400);
+    const cached = [];
+    for (let i = 0; i < 20; i++) cached.push(await timed(() => request('alice', 'pw')));
+    expect(cached.every((r) => r.status === 400)).toBe(true);
+    // Twenty cached requests together cost less than the one hash check.
+    expect(cached.reduce((sum, r) => sum + r.ms, 0)).toBeLessThan(first.ms);
+    expect((await request('alice', 'pW')).status).toBe(401);
+    expect((await request('alice', 'pw ')).status).toBe(401);
+  });
+});
+
+describe('timing', () => {
+  it.each([
+    ['bcrypt', bcrypt.hashSync('pw', 8)],
+    ['pbkdf2', 'pbkdf2:sha256:60000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6'],
+  ])('an unknown user costs the same as a wrong password (%s)', async (_scheme, hash) => {
+    const { request } = appWith({ alice: hash }, { max_failures: 1000 });
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    // Interleaved, so a burst of load on the machine hits both series alike.
+    for (let i = 0; i < 15; i++) {
+      unknown.push((await timed(() => request(`mallory${i}`, 'guess'))).ms);
+      wrong.push((await timed(() => request('alice', `guess${i}`))).ms);
+    }
+    const [u, w] = [median(unknown), median(wrong)];
+    expect(Math.abs(u - w) / Math.max(u, w)).toBeLessThan(0.3);
+  });
+});
+
+describe('brute-force limits', () => {
+  it('refuses a user after max_failures with 429 and Retry-After, on every replica, without a hash check', async () => {
+    const users = { alice: bcrypt.hashSync('pw', 10), bob: bcrypt.hashSync('bob-pw', 4) };
+    const shared = uniquePrefix();
+    const one = appWith(users, { max_failures: 3, failure_window: 30 }, shared);
+    const two = appWith(users, { max_failures: 3, failure_window: 30 }, shared);
+    const failed = [];
+    for (let i = 0; i < 3; i++) failed.push(await timed(() => one.request('alice', `guess${i}`)));
+    expect(failed.map((r) => r.status)).toEqual([401, 401, 401]);
+
+    for (const replica of [one, two]) {
+      const start = performance.now();
+      const res = await replica.request('alice', 'pw');
+      const ms = performance.now() - start;
+      expect(res.status).toBe(429);
+      expect(await res.json()).toEqual({ msg: 'too many failed logins, try again later', status: 429 });
+      const retry = Number(res.headers.get('Retry-After'));
+      expect(retry).toBeGreaterThan(0);
+      expect(retry).toBeLessThanOrEqual(30);
+      expect(ms).toBeLessThan(median(failed.map((r) => r.ms)) / 2);
+    }
+    expect(one.lines.filter((l) => l.msg === 'authentication failed')).toHaveLength(3);
+    expect(one.lines.find((l) => l.msg === 'authentication failed')).toMatchObject({ user: 'alice', address: 'unknown', level: 40 });
+    expect(JSON.stringify(one.lines)).not.toContain('guess');
+  });
+
+  it('blocks a cached login too once the limit is reached, so a blocked client cannot test guesses against the cache', async () => {
+    const { request } = appWith({ alice: bcrypt.hashSync('pw', 4) }, { max_failures: 2 });
+    expect((await request('alice', 'pw')).status).toBe(400);
+    expect((await request('alice', 'x')).status).toBe(401);
+    expect((await request('alice', 'y')).status).toBe(401);
+    expect((await request('alice', 'z')).status).toBe(429);
+    expect((await request('alice', 'pw')).status).toBe(429);
+  });
+});

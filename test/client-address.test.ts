@@ -1,0 +1,72 @@
+// Brute-force limits per client address, over real sockets: the socket's address, or X-Forwarded-For
+// when, and only when, the request comes from a trusted proxy.
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { serve, type ServerType } from '@hono/node-server';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/core/app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
+import { TaskQueues } from '../src/core/queue.js';
+import { routes } from '../src/routes.js';
+import { services } from '../src/services/index.js';
+import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from './helpers.js';
+
+const prefix = uniquePrefix();
+let redis: Redis;
+const closers: (() => Promise<unknown>)[] = [];
+
+beforeAll(() => {
+  redis = new Redis(redisUrl());
+});
+
+afterAll(async () => {
+  await Promise.all(closers.map((close) => close()));
+  await deletePrefix(redisUrl(), prefix);
+  redis.disconnect();
+});
+
+/** A listening server with max_failures 3; `failures` lists the addresses its log blamed. */
+async function serverTrusting(trusted_proxies: string[]) {
+  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, auth: { max_failures: 3, trusted_proxies }, queue_prefix: `${prefix}:${uniquePrefix()}` });
+  const failures: string[] = [];
+  const sink = new Writable({
+    write: (chunk, _enc, done) => {
+      const line = JSON.parse(String(chunk));
+      if (line.msg === 'authentication failed') failures.push(line.address);
+      done();
+    },
+  });
+  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: 60, services });
+  const app = createApp({ config, log: pino({ level: 'info' }, sink), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  });
+  closers.push(() => new Promise((resolve) => server.close(resolve)), () => tasks.close());
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const login = (user: string, password: string, forwardedFor?: string) =>
+    fetch(`${base}/sleep/abc`, { headers: { Authorization: basic(user, password), ...(forwardedFor ? { 'X-Forwarded-For': forwardedFor } : {}) } }).then((r) => r.status);
+  return { login, failures };
+}
+
+describe('client address', () => {
+  it('behind a trusted proxy, blocks the forwarded client address and leaves other clients alone', async () => {
+    const { login, failures } = await serverTrusting(['127.0.0.1']);
+    // Different user names each time: only the address counter reaches the limit.
+    for (const user of ['u1', 'u2', 'u3']) expect(await login(user, 'guess', '198.51.100.7')).toBe(401);
+    expect(failures).toEqual(['198.51.100.7', '198.51.100.7', '198.51.100.7']);
+    expect(await login('alice', 'alice-password', '198.51.100.7')).toBe(429);
+    // What the client itself wrote into the header is not believed: the proxy appended the real address.
+    expect(await login('alice', 'alice-password', '203.0.113.9, 198.51.100.7')).toBe(429);
+    expect(await login('alice', 'alice-password', '198.51.100.8')).toBe(400);
+    expect(await login('bob', 'bob-password', '198.51.100.9')).toBe(400);
+  });
+
+  it('without trusted proxies, uses the socket address whatever X-Forwarded-For says', async () => {
+    const { login, failures } = await serverTrusting([]);
+    for (const [i, user] of ['u1', 'u2', 'u3'].entries()) expect(await login(user, 'guess', `198.51.100.${i}`)).toBe(401);
+    expect(failures).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    expect(await login('alice', 'alice-password', '198.51.100.50')).toBe(429);
+  });
+});
