@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './core/app.js';
+import { jsonClientErrors } from './core/client-errors.js';
 import { loadServerConfig, resolveServiceOptions } from './core/config.js';
 import { drainable } from './core/http-drain.js';
 import { createLogger } from './core/logger.js';
@@ -25,6 +26,7 @@ main(async () => {
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info({ config: file, port: info.port }, `listening on http://${config.host}:${info.port}`);
   }) as Server;
+  jsonClientErrors(server);
   const http = drainable(server);
 
   onShutdown(log, config.shutdown_grace * 1000, async () => {

@@ -1,7 +1,9 @@
 // The app factory: builds the Hono app from its parts, with no side effects, so tests call app.request().
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env.js';
 import { basicAuth } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -30,16 +32,20 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   const app = new Hono<AppEnv>();
   const metrics = serverMetrics(tasks, log);
   app.use(metrics.middleware);
+  // A client's own id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
+  app.use(requestId({ limitLength: 128 }));
+  // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.
+  app.use(secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] }, overwrite: false }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
     c.header('Allow', methods.join(', '));
     return errorJson(c, 405, 'method not allowed');
   } }));
-  app.use(requestId());
   app.use(async (c, next) => {
     c.set('log', log.child({ request_id: c.get('requestId') }));
     await next();
   });
   app.use(requestLog());
+  app.use(bodyLimit({ maxSize: config.body_limit, onError: (c) => errorJson(c, 413, `request body over ${config.body_limit} bytes`) }));
   app.onError(onError(log));
   app.notFound(notFound);
 
