@@ -63,7 +63,8 @@ async function main(): Promise<void> {
   };
 
   const run = (name: string, entry: string, configFile: string | undefined) => {
-    const env = { ...process.env, REDIS_URL: redis.url, PORT: port, CONFIG_FILENAME: configFile ?? '' };
+    // Development mode: a server_config.yaml copied from the example (its known password) still starts.
+    const env = { ENVIRONMENT: 'development', ...process.env, REDIS_URL: redis.url, PORT: port, CONFIG_FILENAME: configFile ?? '' };
     const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: 'inherit' });
     child.once('exit', (code, signal) => {
       if (!stopping) {

@@ -46,7 +46,7 @@ describe('hash-password', () => {
 describe('check-config', () => {
   it('accepts the shipped examples in development, and refuses the example password hash in production', () => {
     const example = readFileSync(join(ROOT, 'server_config.yaml.example'), 'utf8');
-    const development = writeYaml(`${example}\nenvironment: development\n`);
+    const development = writeYaml(example.replace(/^environment: production/m, 'environment: development'));
     for (const file of [development, 'worker_config.yaml.example']) {
       const { code, stdout } = run(['src/cli.ts', 'check-config', file]);
       expect(code).toBe(0);
