@@ -12,7 +12,7 @@ export interface FixedRoute {
   path: string;
   summary: string;
   tag: 'meta' | 'tasks' | 'operations';
-  /** Behind basic auth: the 401 answer is added. */
+  /** Behind basic auth: the 401 and 429 answers are added. */
   auth: boolean;
   /** A name from `components.parameters`, or an OpenAPI Parameter Object. */
   parameters?: (ParameterName | Record<string, unknown>)[];

@@ -91,7 +91,9 @@ describe('/openapi.json', () => {
       expect(operation, `${route.method} ${path}`).toBeDefined();
       const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
       expect(operation.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual(names.map((n) => [n, 'path', true]));
-      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', '503']);
+      const bodyAnswers = route.method === 'POST' ? ['413'] : [];
+      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', ...bodyAnswers, '429', '503']);
+      expect(deref(operation.responses[429]).headers['Retry-After']).toBeDefined();
       expect(deref(operation.responses[202]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Enqueued' });
       expect(deref(operation.responses[400]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ValidationError' });
       expect(operation.security).toEqual([{ basicAuth: [] }]);

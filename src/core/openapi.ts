@@ -45,6 +45,12 @@ const responses = {
     headers: { 'WWW-Authenticate': { description: 'The basic-auth challenge', schema: { type: 'string' } } },
     content: json('Message'),
   },
+  TooManyFailedLogins: {
+    description: 'Too many failed logins from this address or for this user: try again after Retry-After seconds',
+    headers: { 'Retry-After': { description: 'Seconds until logins are accepted again', schema: { type: 'integer' } } },
+    content: json('Message'),
+  },
+  PayloadTooLarge: { description: 'The body is over the server’s body_limit', content: json('Message') },
   NotFound: { description: 'No such task: unknown, expired, or another user’s', content: json('Message') },
   Unavailable: {
     description: 'Redis, where tasks live, cannot be reached or is full: try again shortly',
@@ -147,10 +153,12 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
       202: ref('responses', 'Accepted'),
       400: ref('responses', 'BadRequest'),
       401: ref('responses', 'Unauthorized'),
+      429: ref('responses', 'TooManyFailedLogins'),
       503: ref('responses', 'Unavailable'),
     },
   };
   if (route.method === 'POST') {
+    (operation.responses as Record<number, Json>)[413] = ref('responses', 'PayloadTooLarge');
     // The body carries the fields the path does not; a path parameter wins over a body field of the same name.
     let body: Json = ref('schemas', `${route.service.name}.input`);
     if (names.length > 0) {
@@ -177,7 +185,7 @@ function fixedOperation(route: FixedRoute): Json {
     tags: [route.tag],
     security: route.auth ? [{ basicAuth: [] }] : [],
     ...(route.parameters ? { parameters: route.parameters.map((p) => (typeof p === 'string' ? ref('parameters', p) : p)) } : {}),
-    responses: route.auth ? { ...answers, 401: ref('responses', 'Unauthorized') } : answers,
+    responses: route.auth ? { ...answers, 401: ref('responses', 'Unauthorized'), 429: ref('responses', 'TooManyFailedLogins') } : answers,
   };
 }
 
