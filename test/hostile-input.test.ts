@@ -133,7 +133,7 @@ describe('a real server', () => {
 
   const raw = (text: string) =>
     new Promise<string>((resolve, reject) => {
-      const socket = tcpConnect(port, '127.0.0.1', () => socket.end(text));
+      const socket = tcpConnect(port, '127.0.0.1', () => socket.end(Buffer.from(text, 'latin1')));
       let out = '';
       socket.on('data', (d) => (out += d.toString()));
       socket.on('close', () => resolve(out));
@@ -152,6 +152,11 @@ describe('a real server', () => {
     });
     expect(res.status).toBe(431);
     expect(JSON.parse(res.body)).toEqual({ msg: 'request headers too large', status: 431 });
+
+    // Bytes that are not UTF-8 in the header itself, not only inside the base64.
+    const latin1 = await raw('GET /sleep/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \xff\xfe:\xc3\x28\r\nConnection: close\r\n\r\n');
+    expect(latin1).toMatch(/^HTTP\/1\.1 401 /);
+    expect(latin1).toContain('{"msg":"unauthorized","status":401}');
 
     const broken = await raw('GARBAGE\r\n\r\n');
     expect(broken).toMatch(/^HTTP\/1\.1 400 /);
