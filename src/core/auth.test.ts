@@ -34,11 +34,11 @@ function appWith(httpauth: Record<string, string>, auth: object = {}, queuePrefi
   const serviceOptions = resolveServiceOptions('test', config.services, services);
   const app = createApp({ config, log: pino({ level: 'info' }, sink), tasks, serviceOptions, routes });
   // A route that reaches the service's validation but needs no Redis: 400 once authenticated.
-  const request = (user: string, password: string) => app.request('/sleep/abc', { headers: { Authorization: basic(user, password) } });
+  const request = async (user: string, password: string) => app.request('/sleep/abc', { headers: { Authorization: basic(user, password) } });
   return { app, request, lines };
 }
 
-async function timed(fn: () => Response | Promise<Response>): Promise<{ ms: number; status: number }> {
+async function timed(fn: () => Promise<Response>): Promise<{ ms: number; status: number }> {
   const start = performance.now();
   const res = await fn();
   await res.arrayBuffer();
@@ -104,6 +104,23 @@ describe('brute-force limits', () => {
     expect(one.lines.filter((l) => l.msg === 'authentication failed')).toHaveLength(3);
     expect(one.lines.find((l) => l.msg === 'authentication failed')).toMatchObject({ user: 'alice', address: 'unknown', level: 40 });
     expect(JSON.stringify(one.lines)).not.toContain('guess');
+  });
+
+  it('counts a burst of parallel guesses exactly: no more than max_failures reach a hash check', async () => {
+    const { request } = appWith({ alice: bcrypt.hashSync('pw', 4) }, { max_failures: 3 });
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => request('alice', `guess${i}`).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(27);
+  });
+
+  it('does not count correct logins, even many at once or with the cache off', async () => {
+    const { request } = appWith({ alice: bcrypt.hashSync('pw', 4) }, { max_failures: 2, cache_ttl: 0 });
+    const parallel = await Promise.all(Array.from({ length: 20 }, () => request('alice', 'pw').then((r) => r.status)));
+    expect(parallel).toEqual(Array(20).fill(400));
+    for (let i = 0; i < 5; i++) expect((await request('alice', 'pw')).status).toBe(400);
+    expect((await request('alice', 'x')).status).toBe(401);
+    expect((await request('alice', 'y')).status).toBe(401);
+    expect((await request('alice', 'pw')).status).toBe(429);
   });
 
   it('blocks a cached login too once the limit is reached, so a blocked client cannot test guesses against the cache', async () => {

@@ -7,6 +7,7 @@ import { clientAddress } from './client-address.js';
 import type { ServerConfig } from './config.js';
 import { CredentialCache } from './credential-cache.js';
 import { ApiError } from './errors.js';
+import type { Logger } from './logger.js';
 import { LoginLimiter } from './login-limiter.js';
 import { costOf, dummyHash, parseHash, verifyPassword, type PasswordHash } from './password-hash.js';
 
@@ -26,7 +27,7 @@ function dummyFor(hashes: PasswordHash[]): PasswordHash {
 
 /**
  * Checks the request's credentials; sets `user` on success. A client that is not in the credential
- * cache is first checked against the brute-force limits (429), then against the hash (401 on failure).
+ * cache is first counted against the brute-force limits (429), then checked against the hash (401 on failure).
  * A cached client costs an HMAC and no Redis call, unless this process knows the address or user is blocked.
  */
 export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
@@ -43,28 +44,43 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
   const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
   const tooMany = (seconds: number) => new ApiError(429, 'too many failed logins, try again later', undefined, { 'Retry-After': String(seconds) });
 
+  /** Counts the attempt, then checks the hash; throws the 429 or 401 to answer. */
+  async function check(username: string, password: string, address: string, log: Logger): Promise<void> {
+    // Redis down: this login cannot be counted, so it is refused (503) rather than let guesses go unlimited.
+    const attempt = await limiter.attempt(address, username);
+    if (attempt.refused) throw tooMany(attempt.wait);
+    const hash = hashes.get(username);
+    const ok = await verifyPassword(password, hash ?? dummy);
+    if (!ok || !hash) {
+      const user = username.slice(0, 100);
+      log.warn({ user, address }, 'authentication failed');
+      const blockedFor = attempt.failed();
+      if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
+      throw new ApiError(401, 'unauthorized', undefined, challenge);
+    }
+    cache.add(username, password);
+    // Not awaited: the login stands either way; a give-back lost to a Redis outage costs one attempt.
+    attempt.succeeded().catch(() => {});
+  }
+
+  // Parallel requests with the same credentials from the same address share one check (and one
+  // attempt), so a client opening many connections at once is not mistaken for a guesser.
+  const checking = new Map<string, Promise<void>>();
+
   return async (c, next) => {
     const credentials = parseBasicAuth(c.req.raw);
     if (!credentials) throw new ApiError(401, 'unauthorized', undefined, challenge);
     const { username, password } = credentials;
     const address = addressOf(c);
 
-    const cached = cache.get(username, password);
-    if (cached === undefined) {
-      // Redis down: this login cannot be counted, so it is refused (503) rather than let guesses go unlimited.
-      const wait = await limiter.blocked(address, username);
-      if (wait) throw tooMany(wait);
-      const hash = hashes.get(username);
-      const ok = await verifyPassword(password, hash ?? dummy);
-      if (!ok || !hash) {
-        const log = c.get('log');
-        const user = username.slice(0, 100);
-        log.warn({ user, address }, 'authentication failed');
-        const blockedFor = await limiter.fail(address, username);
-        if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
-        throw new ApiError(401, 'unauthorized', undefined, challenge);
+    if (cache.get(username, password) === undefined) {
+      const key = `${address} ${cache.digest(username, password)}`;
+      let pending = checking.get(key);
+      if (!pending) {
+        pending = check(username, password, address, c.get('log')).finally(() => checking.delete(key));
+        checking.set(key, pending);
       }
-      cache.add(username, password);
+      await pending;
     } else {
       const wait = limiter.knownBlocked(address, username);
       if (wait) throw tooMany(wait);

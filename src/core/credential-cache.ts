@@ -24,7 +24,8 @@ export class CredentialCache {
     this.entries = new LRUCache({ max: size, ttl: Math.max(1, ttl * 1000) });
   }
 
-  private digest(username: string, password: string): string {
+  /** The HMAC the credentials are cached under; also names a check in progress. */
+  digest(username: string, password: string): string {
     // JSON keeps the pair unambiguous whatever characters either part holds.
     return createHmac('sha256', this.key).update(JSON.stringify([username, password])).digest('base64');
   }

@@ -1,7 +1,7 @@
-// Brute-force limits: failed logins counted in Redis per client address and per user name, so the
+// Brute-force limits: login attempts counted in Redis per client address and per user name, so the
 // limit holds across server replicas; past the limit, logins are refused before any hash check.
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
 export interface LoginLimiterOptions {
@@ -14,16 +14,49 @@ export interface LoginLimiterOptions {
   window: number;
 }
 
-async function run(commands: ChainableCommander): Promise<unknown[]> {
-  const replies = (await commands.exec()) ?? [];
-  return replies.map(([err, value]) => {
-    if (err) throw err;
-    return value;
-  });
-}
+/**
+ * Checks and counts in one step, so a burst of parallel guesses cannot all pass the check before the
+ * first of them is counted. Returns {1, count per key, ms left per key} when the attempt may go ahead,
+ * {0, ms left per key (0 for a key under the limit)} when it is refused.
+ */
+const ATTEMPT = `
+local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local refused, waits = false, {}
+for i, key in ipairs(KEYS) do
+  waits[i] = 0
+  if tonumber(redis.call('GET', key) or '0') >= max then
+    refused = true
+    local ttl = redis.call('PTTL', key)
+    waits[i] = ttl > 0 and ttl or window * 1000
+  end
+end
+if refused then return {0, waits[1], waits[2]} end
+local counts, ttls = {}, {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if redis.call('PTTL', key) < 0 then redis.call('EXPIRE', key, window) end
+  ttls[i] = redis.call('PTTL', key)
+end
+return {1, counts[1], counts[2], ttls[1], ttls[2]}`;
+
+/** A successful login gives its attempt back; a counter that has expired meanwhile is left alone. */
+const GIVE_BACK = `
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end`;
+
+export type Attempt =
+  | { refused: true; /** Seconds to wait. */ wait: number }
+  | {
+      refused: false;
+      /** The hash check failed; returns the seconds of the block this failure starts, if it reached the limit. */
+      failed(): number | undefined;
+      /** The hash check passed: the attempt does not count against the limit. */
+      succeeded(): Promise<void>;
+    };
 
 export class LoginLimiter {
-  /** Blocks seen by this process, address or user -> when it ends: a cached login is refused without Redis. */
+  /** Blocks seen by this process, counter key -> when it ends: a cached login is refused without Redis. */
   private readonly known = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(private readonly options: LoginLimiterOptions) {}
@@ -34,14 +67,8 @@ export class LoginLimiter {
     return [`${this.options.prefix}:auth-failures:address:${address}`, `${this.options.prefix}:auth-failures:user:${user}`];
   }
 
-  private remember(keys: string[], counts: number[], ttls: number[]): number | undefined {
-    let until = 0;
-    counts.forEach((count, i) => {
-      if (count < this.options.maxFailures || ttls[i] <= 0) return;
-      this.known.set(keys[i], Date.now() + ttls[i], { ttl: ttls[i] });
-      until = Math.max(until, ttls[i]);
-    });
-    return until > 0 ? Math.ceil(until / 1000) : undefined;
+  private remember(key: string, ms: number): void {
+    if (ms > 0) this.known.set(key, Date.now() + ms, { ttl: ms });
   }
 
   /** Seconds until this address and user may try again, as this process last saw it; no Redis call. */
@@ -50,22 +77,27 @@ export class LoginLimiter {
     return until > Date.now() ? Math.ceil((until - Date.now()) / 1000) : undefined;
   }
 
-  /** Seconds until this address and user may try again; `undefined` when not blocked. */
-  async blocked(address: string, username: string): Promise<number | undefined> {
+  /** Counts an attempt before its hash check, or refuses it with the seconds to wait. */
+  async attempt(address: string, username: string): Promise<Attempt> {
     const keys = this.keys(address, username);
-    const [a, u, ta, tu] = await run(this.options.redis.multi().get(keys[0]).get(keys[1]).pttl(keys[0]).pttl(keys[1]));
-    return this.remember(keys, [Number(a ?? 0), Number(u ?? 0)], [Number(ta), Number(tu)]);
-  }
-
-  /**
-   * Counts a failed login; the window starts with the first failure and is not extended by later ones.
-   * Returns the seconds of the block this failure starts, if it reaches the limit.
-   */
-  async fail(address: string, username: string): Promise<number | undefined> {
-    const keys = this.keys(address, username);
-    const multi = this.options.redis.multi();
-    for (const key of keys) multi.set(key, 0, 'EX', this.options.window, 'NX').incr(key).pttl(key);
-    const replies = await run(multi);
-    return this.remember(keys, [Number(replies[1]), Number(replies[4])], [Number(replies[2]), Number(replies[5])]);
+    const { maxFailures, window } = this.options;
+    const reply = (await this.options.redis.eval(ATTEMPT, 2, ...keys, maxFailures, window)) as number[];
+    if (reply[0] === 0) {
+      keys.forEach((key, i) => this.remember(key, reply[1 + i]));
+      return { refused: true, wait: Math.max(1, Math.ceil(Math.max(reply[1], reply[2]) / 1000)) };
+    }
+    return {
+      refused: false,
+      failed: () => {
+        // Refuse cached logins for a blocked address or user here too, without asking Redis.
+        const blocks = keys.map((key, i) => (reply[1 + i] >= maxFailures ? reply[3 + i] : 0));
+        keys.forEach((key, i) => this.remember(key, blocks[i]));
+        const ms = Math.max(...blocks);
+        return ms > 0 ? Math.ceil(ms / 1000) : undefined;
+      },
+      succeeded: async () => {
+        await this.options.redis.eval(GIVE_BACK, 2, ...keys);
+      },
+    };
   }
 }
