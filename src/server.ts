@@ -30,6 +30,8 @@ main(async () => {
   const http = drainable(server);
 
   onShutdown(log, config.shutdown_grace * 1000, async () => {
+    // Requests waiting on a task (?wait=N, /events) answer now instead of holding the drain to its deadline.
+    await tasks.events.close();
     await http.drain();
     await tasks.close();
     // quit() fails when Redis is down; there is nothing left to flush then.

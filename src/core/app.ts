@@ -16,6 +16,7 @@ import { serverMetrics } from './metrics.js';
 import type { TaskQueues } from './queue.js';
 import { requestLog } from './request-log.js';
 import { taskRouter, type TaskRouter } from './task-routes.js';
+import { taskStream } from './task-stream.js';
 import { tasksApi } from './tasks-api.js';
 
 export interface AppParts {
@@ -56,6 +57,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
 
   app.get('/metrics', config.metrics_auth ? auth : (_c, next) => next(), metrics.handler);
   tasksApi(app, auth, tasks);
+  taskStream(app, auth, tasks, config.events_keepalive);
   const task = taskRouter(app, auth, tasks, serviceOptions);
   routes(task);
   apiDocs(app, task.routes);

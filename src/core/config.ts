@@ -43,6 +43,8 @@ export const serverConfigSchema = z.strictObject({
   result_ttl: z.number().int().positive().default(3600),
   /** Whether GET /metrics asks for an httpauth user, like the task routes. */
   metrics_auth: z.boolean().default(true),
+  /** Seconds between keep-alive comments on GET /tasks/:id/events, so proxies keep a quiet stream open. */
+  events_keepalive: z.number().positive().default(15),
   /** Seconds SIGTERM waits for requests in flight; below Kubernetes' default grace period of 30 s. */
   shutdown_grace: z.number().positive().default(10),
   /** The job dashboard at /admin/queues: off until users are listed; each must be in httpauth. */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { queueOf, type Service } from './service.js';
+import { TaskEvents } from './task-events.js';
 
 /** Celery's state names, kept so the ancestor's clients keep working. */
 export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
@@ -60,13 +61,18 @@ export interface TaskQueuesOptions {
 /** The producer side: one BullMQ Queue per queue name the services use. */
 export class TaskQueues {
   readonly queues = new Map<string, Queue>();
-  private readonly resultTtl: number;
+  /** Seconds a finished task stays readable. */
+  readonly resultTtl: number;
+  readonly prefix: string;
   /** The producer connection; auth counts failed logins on it too. */
   readonly connection: Redis;
+  /** What GET /tasks/:id?wait=N and /tasks/:id/events listen to. */
+  readonly events: TaskEvents;
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;
     this.connection = options.connection;
+    this.prefix = options.prefix;
     for (const name of new Set(options.services.map(queueOf))) {
       // Commands go out at once, even before Redis has ever answered: with a fail-fast connection
       // (see redis.ts) a request made while Redis is down gets an error, not a wait. The version
@@ -77,6 +83,7 @@ export class TaskQueues {
       queue.on('error', () => {});
       this.queues.set(name, queue);
     }
+    this.events = new TaskEvents(this.queues, options.connection);
   }
 
   /** Resolves when Redis answers a PING; rejects (fast) when it cannot be reached. */
@@ -84,12 +91,12 @@ export class TaskQueues {
     await this.connection.ping();
   }
 
-  /** Adds a task whose input the caller has already validated; returns its id. */
-  async submit(service: Service, input: unknown, owner: string): Promise<string> {
+  /** Adds a task whose input the caller has already validated; returns its id (`id` when given). */
+  async submit(service: Service, input: unknown, owner: string, id: string = randomUUID()): Promise<string> {
     const queue = this.queues.get(queueOf(service))!;
     const data: TaskData = { input, owner };
     const job = await queue.add(service.name, data, {
-      jobId: randomUUID(),
+      jobId: id,
       removeOnComplete: { age: this.resultTtl },
       removeOnFail: { age: this.resultTtl },
     });
@@ -130,6 +137,7 @@ export class TaskQueues {
   }
 
   async close(): Promise<void> {
+    await this.events.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
 }

@@ -1,0 +1,128 @@
+// A typed client for this server's HTTP API, for other services to import: Node's fetch, basic auth, no other state.
+import { EventSourceParserStream } from 'eventsource-parser/stream';
+import type { TaskState, TaskStatus } from './core/queue.js';
+
+export type { TaskState, TaskStatus };
+
+export interface ClientOptions {
+  /** Where the server answers, e.g. `http://127.0.0.1:8000`. */
+  baseUrl: string;
+  username: string;
+  password: string;
+  /** Replaces the global fetch (a proxy agent, or `app.request` in tests). */
+  fetch?: (input: string, init: RequestInit) => Response | Promise<Response>;
+}
+
+export interface Submitted {
+  task_id: string;
+  /** The task's status URL from the Location header, relative to the server. */
+  location: string;
+}
+
+/** The server's JSON error, `{msg, status[, details]}`, with the HTTP status. */
+export class TaskApiError extends Error {
+  override name = 'TaskApiError';
+  constructor(
+    readonly status: number,
+    readonly body: { msg?: string; status?: number; details?: { field: string; msg: string }[] },
+  ) {
+    super(`HTTP ${status}: ${body.msg ?? 'request failed'}`);
+  }
+}
+
+const FINAL: readonly TaskState[] = ['SUCCESS', 'FAILURE', 'REVOKED'];
+/** The longest wait the server grants per request. */
+const MAX_WAIT = 60;
+
+export class TaskClient {
+  private readonly auth: string;
+  private readonly fetch: NonNullable<ClientOptions['fetch']>;
+  private readonly base: string;
+
+  constructor(options: ClientOptions) {
+    this.auth = `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`;
+    this.fetch = options.fetch ?? ((input, init) => fetch(input, init));
+    this.base = options.baseUrl.replace(/\/+$/, '');
+  }
+
+  private async request(method: string, path: string, init: RequestInit = {}, ok = [200]): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', this.auth);
+    const res = await this.fetch(this.base + path, { ...init, method, headers });
+    if (ok.includes(res.status)) return res;
+    const text = await res.text();
+    let body: TaskApiError['body'];
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { msg: text.slice(0, 200) || res.statusText };
+    }
+    throw new TaskApiError(res.status, body);
+  }
+
+  /**
+   * Queues a task on a service route: `input` undefined sends GET (input in the path), else POST with
+   * `input` as the JSON body. With `idempotencyKey`, a retried submit returns the first task instead of
+   * queuing a second one.
+   */
+  async submit(path: string, input?: object, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Submitted> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey !== undefined) headers['Idempotency-Key'] = options.idempotencyKey;
+    if (input !== undefined) headers['Content-Type'] = 'application/json';
+    const body = input === undefined ? undefined : JSON.stringify(input);
+    const res = await this.request(input === undefined ? 'GET' : 'POST', path, { headers, body, signal: options.signal }, [202]);
+    const { task_id } = (await res.json()) as { task_id: string };
+    return { task_id, location: res.headers.get('Location') ?? `/tasks/${task_id}` };
+  }
+
+  /** The task's current status; TaskApiError 404 for an unknown, expired or someone else's task. */
+  async status(id: string, options: { signal?: AbortSignal } = {}): Promise<TaskStatus> {
+    const res = await this.request('GET', `/tasks/${encodeURIComponent(id)}`, { signal: options.signal });
+    return (await res.json()) as TaskStatus;
+  }
+
+  /**
+   * Resolves with the final status (SUCCESS, FAILURE or REVOKED), or with the current one after
+   * `timeout` seconds. The server holds each request until the task finishes (at most 60 s), so this
+   * makes one request a minute, not a polling loop.
+   */
+  async wait(id: string, options: { timeout?: number; signal?: AbortSignal } = {}): Promise<TaskStatus> {
+    const deadline = Date.now() + (options.timeout ?? Infinity) * 1000;
+    for (;;) {
+      const left = (deadline - Date.now()) / 1000;
+      if (left <= 0) return this.status(id, options);
+      const wait = Math.min(MAX_WAIT, Math.max(left, 0.001)).toFixed(3);
+      const res = await this.request('GET', `/tasks/${encodeURIComponent(id)}?wait=${wait}`, { signal: options.signal });
+      const status = (await res.json()) as TaskStatus;
+      if (FINAL.includes(status.task_status) || Date.now() >= deadline) return status;
+    }
+  }
+
+  /** Cancels the task (DELETE /tasks/:id): its status; TaskApiError 404 (unknown) or 409 (already finished). */
+  async cancel(id: string, options: { signal?: AbortSignal } = {}): Promise<TaskStatus> {
+    const res = await this.request('DELETE', `/tasks/${encodeURIComponent(id)}`, { signal: options.signal }, [200, 202]);
+    return (await res.json()) as TaskStatus;
+  }
+
+  /**
+   * The task's status on every change, from the current one to the final one, read from
+   * GET /tasks/:id/events. Throws TaskApiError 404 if the task is unknown or disappears.
+   */
+  async *events(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TaskStatus, void, undefined> {
+    const headers = { Accept: 'text/event-stream' };
+    const res = await this.request('GET', `/tasks/${encodeURIComponent(id)}/events`, { headers, signal: options.signal });
+    if (!res.body) return;
+    const messages = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+    const reader = messages.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        if (value.event === 'gone') throw new TaskApiError(404, JSON.parse(value.data));
+        if (value.event === 'status') yield JSON.parse(value.data) as TaskStatus;
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// GET /tasks/:id?wait=N: answer when the task finishes, or after N seconds, woken by task events instead of polling Redis.
+import type { TaskEvents } from './task-events.js';
+import type { TaskQueues, TaskState, TaskStatus } from './queue.js';
+
+export const MAX_WAIT_SECONDS = 60;
+
+export function isFinal(state: TaskState): boolean {
+  return state === 'SUCCESS' || state === 'FAILURE' || state === 'REVOKED';
+}
+
+export type WakeReason = 'changed' | 'closing' | 'timeout' | 'aborted';
+
+/**
+ * Collects wake-ups for one loop: `next()` resolves with the first reason fired since the last call.
+ * A final reason (anything but `changed`) sticks, so a loop never sleeps past the end.
+ */
+export class Wake {
+  private ended: WakeReason | undefined;
+  private dirty = false;
+  private pending: { promise: Promise<WakeReason>; resolve: (why: WakeReason) => void } | undefined;
+  private endNow!: (why: WakeReason) => void;
+  /** Resolves with the first final reason. */
+  readonly end = new Promise<WakeReason>((resolve) => (this.endNow = resolve));
+
+  fire = (why: WakeReason): void => {
+    if (why === 'changed') this.dirty = true;
+    else {
+      this.ended ??= why;
+      this.endNow(this.ended);
+    }
+    if (this.pending) {
+      const { resolve } = this.pending;
+      this.pending = undefined;
+      resolve(this.take()!);
+    }
+  };
+
+  private take(): WakeReason | undefined {
+    if (this.ended) return this.ended;
+    if (!this.dirty) return undefined;
+    this.dirty = false;
+    return 'changed';
+  }
+
+  /** The same promise until it resolves, so racing it against a timer loses no wake-up. */
+  next(): Promise<WakeReason> {
+    const now = this.take();
+    if (now) return Promise.resolve(now);
+    if (!this.pending) {
+      let resolve!: (why: WakeReason) => void;
+      const promise = new Promise<WakeReason>((r) => (resolve = r));
+      this.pending = { promise, resolve };
+    }
+    return this.pending.promise;
+  }
+}
+
+/**
+ * The task's status once it is final, or when `ms` have passed, the client has gone or the server shuts
+ * down, whichever comes first; `null` when the task is unknown, someone else's, or has disappeared.
+ */
+export async function waitForTask(
+  tasks: TaskQueues,
+  events: TaskEvents,
+  id: string,
+  owner: string,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<TaskStatus | null> {
+  const first = await tasks.status(id, owner);
+  if (!first || isFinal(first.task_status)) return first;
+  const wake = new Wake();
+  const timer = setTimeout(() => wake.fire('timeout'), ms);
+  const aborted = () => wake.fire('aborted');
+  signal?.addEventListener('abort', aborted);
+  const subscription = events.subscribe(id, wake.fire);
+  try {
+    // The subscription counts from `ready` on: a status read after it cannot miss the final event.
+    await Promise.race([subscription.ready, wake.end]);
+    for (;;) {
+      const status = await tasks.status(id, owner);
+      if (!status || isFinal(status.task_status)) return status;
+      const why = await wake.next();
+      if (why === 'aborted') return status;
+      if (why !== 'changed') return await tasks.status(id, owner);
+    }
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', aborted);
+    subscription.unsubscribe();
+  }
+}
