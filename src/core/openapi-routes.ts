@@ -22,9 +22,15 @@ export interface FixedRoute {
 export const fixedRoutes: FixedRoute[] = [
   { method: 'get', path: '/', summary: 'Greeting: the server is up', tag: 'meta', auth: false,
     responses: { 200: { description: 'A greeting', json: 'Message' } } },
-  { method: 'get', path: '/tasks/{id}', summary: 'A task’s status and, once finished, its result or error', tag: 'tasks', auth: true,
+  { method: 'get', path: '/tasks/{id}', summary: 'A task’s status and, once finished, its result or error; with ?wait=N, once final or after N s', tag: 'tasks', auth: true,
+    parameters: ['TaskId', 'Wait'],
+    responses: { 200: { description: 'The task’s status', json: 'TaskStatus' }, 400: 'BadRequest', 404: 'NotFound', 503: 'Unavailable' } },
+  { method: 'get', path: '/tasks/{id}/events', summary: 'The task’s status as Server-Sent Events on every change, ending after the final state', tag: 'tasks', auth: true,
     parameters: ['TaskId'],
-    responses: { 200: { description: 'The task’s status', json: 'TaskStatus' }, 404: 'NotFound', 503: 'Unavailable' } },
+    responses: {
+      200: { description: '`event: status` messages carrying the TaskStatus JSON (the current one first), `event: gone` if the task disappears, and `: keep-alive` comments', type: 'text/event-stream' },
+      404: 'NotFound', 503: 'Unavailable',
+    } },
   { method: 'get', path: '/healthz', summary: 'Liveness: the process serves HTTP (Redis is not checked)', tag: 'operations', auth: false,
     responses: { 200: { description: 'Alive', json: 'Message' } } },
   { method: 'get', path: '/readyz', summary: 'Readiness: Redis answers, so tasks can be queued and read', tag: 'operations', auth: false,

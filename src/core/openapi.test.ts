@@ -18,7 +18,7 @@ import type { TaskRoute } from './task-routes.js';
 
 type Doc = {
   paths: Record<string, Record<string, any>>;
-  components: Record<'schemas' | 'responses' | 'securitySchemes', Record<string, any>>;
+  components: Record<'schemas' | 'responses' | 'parameters' | 'securitySchemes', Record<string, any>>;
   [key: string]: any;
 };
 
@@ -90,9 +90,11 @@ describe('/openapi.json', () => {
       const operation = doc.paths[path]?.[route.method.toLowerCase()];
       expect(operation, `${route.method} ${path}`).toBeDefined();
       const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
-      expect(operation.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual(names.map((n) => [n, 'path', true]));
+      const parameters = operation.parameters.map(deref);
+      expect(parameters.filter((p: any) => p.in === 'path').map((p: any) => [p.name, p.in, p.required])).toEqual(names.map((n) => [n, 'path', true]));
+      expect(parameters.filter((p: any) => p.in !== 'path').map((p: any) => [p.name, p.in, p.required])).toEqual([['Idempotency-Key', 'header', false]]);
       const bodyAnswers = route.method === 'POST' ? ['413'] : [];
-      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', ...bodyAnswers, '429', '503']);
+      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', ...bodyAnswers, '422', '429', '503']);
       expect(deref(operation.responses[429]).headers['Retry-After']).toBeDefined();
       expect(deref(operation.responses[202]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Enqueued' });
       expect(deref(operation.responses[400]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ValidationError' });
@@ -141,6 +143,18 @@ describe('the documented answers are the real ones', () => {
     expect(api.message.parse(await (await get('/sleep/1', null)).json()).status).toBe(401);
     expect(api.message.parse(await (await get(`/tasks/${task_id}`, 'bob')).json()).status).toBe(404);
   });
+
+  it('the wait parameter, the event stream and Idempotency-Key answer as documented', async () => {
+    const { task_id } = api.enqueued.parse(await (await get('/sleep/0')).json());
+    const badWait = api.validationError.parse(await (await get(`/tasks/${task_id}?wait=0`)).json());
+    expect(badWait.details?.[0].field).toBe(doc.components.parameters.Wait.name);
+    expect(api.message.parse(await (await get(`/tasks/${task_id}/events`, 'bob')).json()).status).toBe(404);
+    const keyed = (path: string) => app.request(path, { headers: { Authorization: basic('alice'), 'Idempotency-Key': 'openapi-test' } });
+    expect((await keyed('/sleep/1')).status).toBe(202);
+    const reused = await keyed('/sleep/2');
+    expect(reused.status).toBe(422);
+    expect(api.validationError.parse(await reused.json()).details?.[0].field).toBe(doc.components.parameters.IdempotencyKey.name);
+  });
 });
 
 describe('buildOpenApi', () => {
@@ -164,7 +178,10 @@ describe('buildOpenApi', () => {
     expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(['draw.input', 'draw.Point']));
     const post = document.paths['/draw/{id}'].post;
     expect(post.description).toBe('Draws a tree');
-    expect(post.parameters).toEqual([{ name: 'id', in: 'path', required: true, description: 'Which drawing', schema: { type: 'string' } }]);
+    expect(post.parameters).toEqual([
+      { name: 'id', in: 'path', required: true, description: 'Which drawing', schema: { type: 'string' } },
+      { $ref: '#/components/parameters/IdempotencyKey' },
+    ]);
     const body = post.requestBody.content['application/json'].schema;
     expect(Object.keys(body.properties)).toEqual(['from', 'to', 'tree']);
     expect(body.required).toEqual(['from', 'to', 'tree']);

@@ -52,6 +52,7 @@ const responses = {
   },
   PayloadTooLarge: { description: 'The body is over the server’s body_limit', content: json('Message') },
   NotFound: { description: 'No such task: unknown, expired, or another user’s', content: json('Message') },
+  KeyReused: { description: 'The Idempotency-Key was used before for a different service or input', content: json('ValidationError') },
   Unavailable: {
     description: 'Redis, where tasks live, cannot be reached or is full: try again shortly',
     headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
@@ -71,6 +72,20 @@ const parameters = {
     required: true,
     description: 'The task_id from the 202 answer',
     schema: { type: 'string', format: 'uuid' },
+  },
+  Wait: {
+    name: 'wait',
+    in: 'query' as const,
+    required: false,
+    description: 'Answer as soon as the task is final (SUCCESS, FAILURE, REVOKED), or after this many seconds with its current status',
+    schema: { type: 'number', exclusiveMinimum: 0, maximum: 60 },
+  },
+  IdempotencyKey: {
+    name: 'Idempotency-Key',
+    in: 'header' as const,
+    required: false,
+    description: 'The same user sending the same key within result_ttl gets the first task’s id back, and no second task is queued',
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
   },
 };
 
@@ -145,14 +160,18 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
     ...(typeof input.description === 'string' ? { description: input.description } : {}),
     tags: ['services'],
     security: [{ basicAuth: [] }],
-    parameters: names.map((name) => {
-      const { description, ...schema } = properties[name] ?? { type: 'string' };
-      return { name, in: 'path', required: true, ...(description ? { description } : {}), schema };
-    }),
+    parameters: [
+      ...names.map((name) => {
+        const { description, ...schema } = properties[name] ?? { type: 'string' };
+        return { name, in: 'path', required: true, ...(description ? { description } : {}), schema };
+      }),
+      ref('parameters', 'IdempotencyKey'),
+    ],
     responses: {
       202: ref('responses', 'Accepted'),
       400: ref('responses', 'BadRequest'),
       401: ref('responses', 'Unauthorized'),
+      422: ref('responses', 'KeyReused'),
       429: ref('responses', 'TooManyFailedLogins'),
       503: ref('responses', 'Unavailable'),
     },

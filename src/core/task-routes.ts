@@ -3,6 +3,7 @@ import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import type { AppEnv } from './app-env.js';
 import { ApiError, validationError } from './errors.js';
+import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
 import type { TaskQueues } from './queue.js';
 import { inputSchema, type Service } from './service.js';
 
@@ -49,11 +50,13 @@ export function taskRouter(
     const schema = inputSchema(service, options.get(service.name));
     routes.push({ method, path, service, input: schema });
     app.on(method, path, auth, async (c) => {
+      const key = idempotencyKey(c.req.header(IDEMPOTENCY_HEADER));
       const raw = method === 'POST' ? { ...(await jsonBody(c)), ...c.req.param() } : c.req.param();
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw validationError(parsed.error);
-      const id = await tasks.submit(service, parsed.data, c.get('user'));
-      c.get('log').info({ task_id: id, service: service.name }, 'task queued');
+      const user = c.get('user');
+      const id = key === undefined ? await tasks.submit(service, parsed.data, user) : await submitOnce(tasks, service, parsed.data, user, key);
+      c.get('log').info({ task_id: id, service: service.name, idempotent: key !== undefined }, 'task queued');
       c.header('Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);
     });

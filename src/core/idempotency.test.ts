@@ -1,0 +1,110 @@
+// Idempotency-Key on enqueue routes, against a real Redis: one job per user and key, whatever the retries.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { basic, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
+import { routes } from '../routes.js';
+import { services } from '../services/index.js';
+import { createApp } from './app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
+import { createLogger } from './logger.js';
+import { TaskQueues } from './queue.js';
+
+const prefix = uniquePrefix();
+let redis: Redis;
+const made: TaskQueues[] = [];
+
+/** An app with no worker: its tasks stay queued, so the job count is the number of submits that took effect. */
+function appWith(resultTtl: number) {
+  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: `${prefix}-${resultTtl}`, result_ttl: resultTtl });
+  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl, services });
+  made.push(tasks);
+  const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+  const submit = (path: string, key?: string, user = 'alice', body?: object) =>
+    app.request(path, {
+      method: body ? 'POST' : 'GET',
+      headers: { Authorization: basic(user), ...(key === undefined ? {} : { 'Idempotency-Key': key }), ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body && JSON.stringify(body),
+    });
+  const jobs = () => tasks.queues.get('tasks')!.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+  return { submit, jobs };
+}
+
+let api: ReturnType<typeof appWith>;
+
+beforeAll(() => {
+  redis = new Redis(redisUrl());
+  api = appWith(3600);
+});
+
+afterAll(async () => {
+  await Promise.all(made.map((t) => t.close()));
+  await deletePrefix(redisUrl(), `${prefix}-3600`);
+  await deletePrefix(redisUrl(), `${prefix}-1`);
+  redis.disconnect();
+});
+
+describe('Idempotency-Key', () => {
+  it('gives the same user with the same key the same task, 202 and Location again, and queues one job', async () => {
+    const before = await api.jobs();
+    const first = await api.submit('/sleep/5', 'order-1');
+    const again = await api.submit('/sleep/5', 'order-1');
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    const id = (await first.json()).task_id;
+    expect(await again.json()).toEqual({ msg: 'process started', task_id: id, status: 202 });
+    expect(again.headers.get('Location')).toBe(`/tasks/${id}`);
+    expect(await api.jobs()).toBe(before + 1);
+  });
+
+  it('queues exactly one job when requests with the same key race', async () => {
+    const before = await api.jobs();
+    const answers = await Promise.all(Array.from({ length: 12 }, () => api.submit('/math', 'race-1', 'alice', { a: 1, b: 2 })));
+    const ids = await Promise.all(answers.map(async (res) => (expect(res.status).toBe(202), (await res.json()).task_id)));
+    expect(new Set(ids).size).toBe(1);
+    expect(await api.jobs()).toBe(before + 1);
+  });
+
+  it('keeps keys apart per user and queues a new task for a new key', async () => {
+    const ids = await Promise.all([
+      api.submit('/sleep/5', 'shared-key', 'alice'),
+      api.submit('/sleep/5', 'shared-key', 'bob'),
+      api.submit('/sleep/5', 'other-key', 'alice'),
+      api.submit('/sleep/5'),
+    ].map(async (res) => (await (await res).json()).task_id));
+    expect(new Set(ids).size).toBe(4);
+  });
+
+  it('refuses the same key for a different request with 422', async () => {
+    expect((await api.submit('/sleep/5', 'reused')).status).toBe(202);
+    const other = await api.submit('/sleep/6', 'reused');
+    expect(other.status).toBe(422);
+    expect(await other.json()).toMatchObject({ status: 422, details: [{ field: 'Idempotency-Key' }] });
+  });
+
+  it('refuses malformed keys with 400 JSON naming the header, before queuing anything', async () => {
+    const before = await api.jobs();
+    for (const key of ['', 'x'.repeat(256), 'tab\there', 'caf\u00e9']) {
+      const res = await api.submit('/sleep/5', key);
+      expect(res.status, JSON.stringify(key)).toBe(400);
+      expect(await res.json()).toEqual({
+        msg: 'invalid Idempotency-Key header',
+        status: 400,
+        details: [{ field: 'Idempotency-Key', msg: 'must be 1 to 255 printable ASCII characters' }],
+      });
+    }
+    expect((await api.submit('/sleep/5', 'x'.repeat(255))).status).toBe(202);
+    expect(await api.jobs()).toBe(before + 1);
+  });
+
+  it('forgets a key after result_ttl', async () => {
+    const short = appWith(1);
+    const first = (await (await short.submit('/sleep/5', 'k')).json()).task_id;
+    expect((await (await short.submit('/sleep/5', 'k')).json()).task_id).toBe(first);
+    const later = await eventually(async () => {
+      const id = (await (await short.submit('/sleep/5', 'k')).json()).task_id;
+      return id !== first ? id : undefined;
+    }, 20_000, 250);
+    expect(later).not.toBe(first);
+    expect(await short.jobs()).toBe(2);
+  });
+});
