@@ -1,8 +1,25 @@
 // A typed client for this server's HTTP API, for other services to import: Node's fetch, basic auth, no other state.
+// Self-contained (its one import is eventsource-parser), so another project can copy this file as it is.
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import type { TaskState, TaskStatus } from './core/queue.js';
 
-export type { TaskState, TaskStatus };
+/** Celery's state names: PENDING (queued), STARTED (running), SUCCESS, FAILURE, REVOKED (cancelled). */
+export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
+
+/** GET /tasks/:id, as the task's owner sees it. */
+export interface TaskStatus {
+  task_id: string;
+  task_status: TaskState;
+  /** What the service returned; null until SUCCESS. */
+  task_result: unknown;
+  /** The last value the service reported, usually 0-100. */
+  progress: unknown;
+  /** Why the task failed; null unless FAILURE. */
+  error: string | null;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
 
 export interface ClientOptions {
   /** Where the server answers, e.g. `http://127.0.0.1:8000`. */

@@ -1,16 +1,19 @@
-// What a user does: start the server and a worker as separate processes, submit, poll, read the result.
+// What a user does: start the server and a worker as separate processes, then submit, wait, stream and read with the client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, eventually, HASHES, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
+import { TaskApiError, TaskClient, type TaskStatus } from '../src/client.js';
+import { basic, deletePrefix, HASHES, redisUrl, startProcess, uniquePrefix, USERS, writeYaml, type Proc } from './helpers.js';
 import { freePort } from '../scripts/private-redis.js';
 
 const prefix = uniquePrefix();
 let server: Proc;
 let worker: Proc;
 let base: string;
+let alice: TaskClient;
 
 beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  alice = new TaskClient({ baseUrl: base, username: 'alice', password: USERS.alice });
   const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1' }, 'server_config.yaml');
   const workerConfig = writeYaml({ queue_prefix: prefix }, 'worker_config.yaml');
   server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
@@ -23,31 +26,52 @@ afterAll(async () => {
   await deletePrefix(redisUrl(), prefix);
 });
 
-const get = (path: string, auth = basic('alice')) => fetch(base + path, { headers: { Authorization: auth } });
+const rejection = (promise: Promise<unknown>) => promise.then(() => undefined, (err: unknown) => err);
 
-describe('end to end', () => {
-  it('runs GET /sleep/1 to SUCCESS', async () => {
-    const res = await get('/sleep/1');
-    expect(res.status).toBe(202);
-    const { task_id } = await res.json();
-    const status = await eventually(async () => {
-      const body = await (await get(`/tasks/${task_id}`)).json();
-      return body.task_status === 'SUCCESS' ? body : undefined;
-    });
-    expect(status).toMatchObject({ task_id, task_result: 'slept 1 second', progress: 100, error: null });
+describe('end to end, through the client', () => {
+  it('submits GET /sleep/1 and waits for SUCCESS', async () => {
+    const { task_id, location } = await alice.submit('/sleep/1');
+    expect(location).toBe(`/tasks/${task_id}`);
+    expect(await alice.wait(task_id, { timeout: 60 })).toMatchObject({ task_id, task_result: 'slept 1 second', progress: 100, error: null });
+    expect((await alice.status(task_id)).task_status).toBe('SUCCESS');
   });
 
-  it('answers 401, 404 and 400 as JSON', async () => {
-    const noAuth = await fetch(`${base}/sleep/1`);
-    expect(noAuth.status).toBe(401);
-    expect(noAuth.headers.get('WWW-Authenticate')).toContain('Basic');
-    expect(await noAuth.json()).toEqual({ msg: 'unauthorized', status: 401 });
-    const unknown = await get('/tasks/00000000-0000-4000-8000-000000000000');
-    expect(unknown.status).toBe(404);
-    expect((await unknown.json()).status).toBe(404);
-    const bad = await get('/sleep/abc');
-    expect(bad.status).toBe(400);
-    expect((await bad.json()).details[0].field).toBe('seconds');
+  it('streams a task to its final state, and waits for one submitted with a JSON body', async () => {
+    const { task_id } = await alice.submit('/sleep/0');
+    const seen: TaskStatus[] = [];
+    for await (const status of alice.events(task_id)) seen.push(status);
+    expect(seen.at(-1)).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 0 seconds' });
+    const maths = await alice.submit('/math', { op: 'div', a: 1, b: 0 });
+    expect(await alice.wait(maths.task_id, { timeout: 60 })).toMatchObject({ task_status: 'FAILURE', error: 'division by zero' });
+  });
+
+  it('returns the same task for a retried submit with the same Idempotency-Key', async () => {
+    const first = await alice.submit('/math/2/3', undefined, { idempotencyKey: 'e2e-retry' });
+    const retry = await alice.submit('/math/2/3', undefined, { idempotencyKey: 'e2e-retry' });
+    expect(retry).toEqual(first);
+    expect((await alice.wait(first.task_id, { timeout: 60 })).task_result).toBe(105);
+  });
+
+  it('reports 401, 404 and 400 as TaskApiError with the server’s JSON', async () => {
+    const intruder = new TaskClient({ baseUrl: base, username: 'alice', password: 'wrong' });
+    expect(await rejection(intruder.submit('/sleep/1'))).toMatchObject({ status: 401, body: { msg: 'unauthorized', status: 401 } });
+    const unknown = await rejection(alice.status('00000000-0000-4000-8000-000000000000'));
+    expect(unknown).toBeInstanceOf(TaskApiError);
+    expect(unknown).toMatchObject({ status: 404 });
+    const { task_id } = await alice.submit('/sleep/0');
+    const bob = new TaskClient({ baseUrl: base, username: 'bob', password: USERS.bob });
+    expect(await rejection(bob.status(task_id))).toMatchObject({ status: 404 });
+    expect(await rejection(alice.submit('/sleep/abc'))).toMatchObject({ status: 400, body: { details: [{ field: 'seconds' }] } });
+  });
+
+  it('cancels a running task (when the server has DELETE /tasks/:id)', async (ctx) => {
+    const probe = await fetch(`${base}/tasks/00000000-0000-4000-8000-000000000000`, { method: 'DELETE', headers: { Authorization: basic('alice') } });
+    if (probe.status === 405) ctx.skip();
+    const { task_id } = await alice.submit('/sleep/30');
+    expect((await alice.cancel(task_id)).task_id).toBe(task_id);
+    expect((await alice.wait(task_id, { timeout: 60 })).task_status).toBe('REVOKED');
+    expect(await rejection(alice.cancel(task_id))).toMatchObject({ status: 409 });
+    expect(await rejection(alice.cancel('00000000-0000-4000-8000-000000000000'))).toMatchObject({ status: 404 });
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {

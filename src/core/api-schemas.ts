@@ -1,5 +1,6 @@
 // The JSON bodies the API answers with, as zod schemas: the OpenAPI document is generated from these.
 import { z } from 'zod';
+import type * as client from '../client.js';
 import type { FieldError } from './errors.js';
 import type { TaskState, TaskStatus } from './queue.js';
 
@@ -54,5 +55,6 @@ type Assert<T extends true> = T;
 export type DocumentedShapesMatch = [
   Assert<Same<z.infer<typeof taskState>, TaskState>>,
   Assert<Same<z.infer<typeof taskStatus>, TaskStatus>>,
+  Assert<Same<client.TaskStatus, TaskStatus>>,
   Assert<Same<NonNullable<z.infer<typeof validationError>['details']>[number], FieldError>>,
 ];
