@@ -1,0 +1,121 @@
+// `npm run new-service NAME` on a copy of the project's files: what it writes works, what it refuses leaves no trace.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/core/app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
+import { createLogger } from '../src/core/logger.js';
+import { TaskQueues } from '../src/core/queue.js';
+import { runLocal } from '../src/core/run-local.js';
+import type { Service } from '../src/core/service.js';
+import type { TaskRouter } from '../src/core/task-routes.js';
+import { basic, deletePrefix, HASHES, redisUrl, ROOT, uniquePrefix } from './helpers.js';
+
+const roots: string[] = [];
+
+/** A project root holding copies of the files the script edits; the rest is linked to the real project. */
+function copyOfProject(): string {
+  const root = mkdtempSync(join(tmpdir(), 'selfhost-new-service-'));
+  roots.push(root);
+  mkdirSync(join(root, 'src'));
+  cpSync(join(ROOT, 'src', 'services'), join(root, 'src', 'services'), { recursive: true });
+  cpSync(join(ROOT, 'src', 'routes.ts'), join(root, 'src', 'routes.ts'));
+  symlinkSync(join(ROOT, 'src', 'core'), join(root, 'src', 'core'));
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ type: 'module' }));
+  const tsconfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8'));
+  delete tsconfig.compilerOptions.rootDir;
+  writeFileSync(join(root, 'tsconfig.json'), JSON.stringify({ ...tsconfig, include: ['src/routes.ts', 'src/services'] }));
+  return root;
+}
+
+function newService(root: string, ...args: string[]) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'new-service.ts'), ...args, '--root', root], { cwd: ROOT, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const snapshot = (root: string) => {
+  const files = ['src/routes.ts', ...readdirSync(join(root, 'src', 'services')).map((f) => `src/services/${f}`)];
+  return Object.fromEntries(files.map((f) => [f, readFileSync(join(root, f), 'utf8')]));
+};
+
+const prefix = uniquePrefix();
+let redis: Redis;
+let tasks: TaskQueues | undefined;
+const realTree = snapshot(ROOT);
+
+beforeAll(() => {
+  redis = new Redis(redisUrl());
+});
+
+afterAll(async () => {
+  await tasks?.close();
+  await deletePrefix(redisUrl(), prefix);
+  redis.disconnect();
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+  expect(snapshot(ROOT)).toEqual(realTree);
+});
+
+describe('npm run new-service', () => {
+  it('writes a service and its test, registers it and routes POST /NAME: it typechecks, runs and is served', async () => {
+    const root = copyOfProject();
+    const made = newService(root, 'echo');
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    expect(readFileSync(join(root, 'src/routes.ts'), 'utf8')).toMatch(/import echo from '\.\/services\/echo\.js';[\s\S]*task\.post\('\/echo', echo\);\n\}/);
+    expect(readFileSync(join(root, 'src/services/index.ts'), 'utf8')).toContain('= [sleep, maths, echo];');
+
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { encoding: 'utf8' });
+    expect(tsc.stdout + tsc.stderr).toBe('');
+    const vitest = spawnSync(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', root, 'src/services/echo.test.ts'], { encoding: 'utf8' });
+    expect(vitest.status, vitest.stdout + vitest.stderr).toBe(0);
+
+    const load = async (file: string) => import(pathToFileURL(join(root, file)).href);
+    const echo: Service = (await load('src/services/echo.ts')).default;
+    expect(await runLocal(echo, { text: 'hi' })).toEqual({ result: { text: 'hi' }, progress: [100] });
+    const { services } = (await load('src/services/index.ts')) as { services: Service[] };
+    const { routes } = (await load('src/routes.ts')) as { routes: (task: TaskRouter) => void };
+    expect(services.map((s) => s.name)).toEqual(['sleep', 'maths', 'echo']);
+    const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix });
+    tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
+    const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+    const headers = { Authorization: basic('alice'), 'Content-Type': 'application/json' };
+    expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: 'hi' }) })).status).toBe(202);
+    expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: '' }) })).status).toBe(400);
+  }, 120_000);
+
+  it.each([
+    ['9lives', /not a valid name/],
+    ['my-service', /not a valid name/],
+    ['Echo', /not a valid name/],
+    ['class', /reserved word/],
+    ['tasks', /clashes with the server's own \/tasks route/],
+    ['sleep', /sleep\.ts already exists/],
+    ['math', /a route under \/math already exists/],
+  ])('refuses %s with a message and exit code 1, writing nothing', (name, message) => {
+    const root = copyOfProject();
+    const before = snapshot(root);
+    const refused = newService(root, name);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(message);
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  it('refuses a second service of the same name', () => {
+    const root = copyOfProject();
+    expect(newService(root, 'resize').code).toBe(0);
+    const again = newService(root, 'resize');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/resize\.ts already exists/);
+  });
+
+  it('explains its usage without a name', () => {
+    const { code, stderr } = newService(copyOfProject());
+    expect(code).toBe(2);
+    expect(stderr).toContain('usage: npm run new-service NAME');
+  });
+});
