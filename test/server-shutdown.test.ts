@@ -96,4 +96,25 @@ describe('server shutdown', () => {
     expect(server.output()).toMatch(/shutdown overran its deadline/);
     stuck.abandon();
   });
+
+  it('on SIGTERM answers requests waiting on a task at once, ends event streams, and exits 0', async () => {
+    const { server, port } = await startServer();
+    const base = `http://127.0.0.1:${port}`;
+    const headers = { Authorization: basic('alice') };
+    // No worker runs here: the task stays PENDING, so only the shutdown can end the wait and the stream.
+    const { task_id } = await (await fetch(`${base}/sleep/1`, { headers })).json();
+    const waiting = fetch(`${base}/tasks/${task_id}?wait=50`, { headers });
+    const stream = await fetch(`${base}/tasks/${task_id}/events`, { headers });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = (await reader.read()).value ?? '';
+    expect(text).toContain('"task_status":"PENDING"');
+
+    server.child.kill('SIGTERM');
+    const answer = await waiting;
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({ task_id, task_status: 'PENDING' });
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
+    // Within the 3 s grace period: a request still held at its end would make the server exit 1.
+    expect(await server.exited).toBe(0);
+  });
 });

@@ -1,4 +1,7 @@
 // Waiting and streaming against a real Redis and a real worker: ?wait=N and /tasks/:id/events.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +165,38 @@ describe('GET /tasks/:id/events', () => {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
     expect(text).toContain('event: gone\ndata: {"msg":"no such task","status":404}');
     await eventually(async () => (tasks.events.listening === 0 ? true : undefined));
+  });
+});
+
+describe('over a real HTTP connection', () => {
+  it('lets go of waiters and streams when the client closes the connection', async () => {
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { task_id } = await client.submit('/parked/9');
+      const hangUp = new AbortController();
+      const headers = { Authorization: basic('alice') };
+      const waiting = fetch(`${base}/tasks/${task_id}?wait=50`, { headers, signal: hangUp.signal }).catch(() => undefined);
+      const stream = await fetch(`${base}/tasks/${task_id}/events`, { headers, signal: hangUp.signal });
+      expect(stream.status).toBe(200);
+      await eventually(async () => (tasks.events.listening === 2 ? true : undefined));
+      hangUp.abort();
+      await waiting;
+      await eventually(async () => (tasks.events.listening === 0 ? true : undefined), 20_000);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('answers HEAD on the event stream without holding a listener', async () => {
+    const { task_id } = await client.submit('/parked/10');
+    const res = await app.request(`/tasks/${task_id}/events`, { method: 'HEAD', headers: { Authorization: basic('alice') } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('Content-Type')).toMatch(/^text\/event-stream/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(tasks.events.listening).toBe(0);
   });
 });
 

@@ -27,6 +27,8 @@ export function taskStream(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, t
     const id = c.req.param('id');
     const owner = c.get('user');
     if (!(await tasks.status(id, owner))) return errorJson(c, 404, 'no such task');
+    // HEAD gets the headers only: nobody reads the body, so a stream would hold its listener until the task ends.
+    if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     const log = c.get('log');
     const signal = c.req.raw.signal;
     return streamSSE(c, async (stream) => {
