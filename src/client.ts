@@ -1,5 +1,6 @@
 // A typed client for this server's HTTP API, for other services to import: Node's fetch, basic auth, no other state.
 // Self-contained (its one import is eventsource-parser), so another project can copy this file as it is.
+import { setTimeout as delay } from 'node:timers/promises';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 
 /** Celery's state names: PENDING (queued), STARTED (running), SUCCESS, FAILURE, REVOKED (cancelled). */
@@ -48,6 +49,8 @@ export class TaskApiError extends Error {
 }
 
 const FINAL: readonly TaskState[] = ['SUCCESS', 'FAILURE', 'REVOKED'];
+/** Pause before reopening an event stream that ended early, as EventSource does by default. */
+const RECONNECT_MS = 1000;
 /** The longest wait the server grants per request. */
 const MAX_WAIT = 60;
 
@@ -123,23 +126,34 @@ export class TaskClient {
 
   /**
    * The task's status on every change, from the current one to the final one, read from
-   * GET /tasks/:id/events. Throws TaskApiError 404 if the task is unknown or disappears.
+   * GET /tasks/:id/events. A stream that ends early (a server shutting down, a proxy's timeout) is
+   * reopened, as EventSource would. Throws TaskApiError 404 if the task is unknown or disappears.
    */
   async *events(id: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TaskStatus, void, undefined> {
-    const headers = { Accept: 'text/event-stream' };
-    const res = await this.request('GET', `/tasks/${encodeURIComponent(id)}/events`, { headers, signal: options.signal });
-    if (!res.body) return;
-    const messages = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-    const reader = messages.getReader();
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        if (value.event === 'gone') throw new TaskApiError(404, JSON.parse(value.data));
-        if (value.event === 'status') yield JSON.parse(value.data) as TaskStatus;
+    let last = '';
+    let news = true;
+    for (;;) {
+      // A stream that ended without news is reopened after a pause: a server that keeps closing streams is not hammered.
+      if (!news) await delay(RECONNECT_MS, undefined, { signal: options.signal });
+      news = false;
+      const headers = { Accept: 'text/event-stream' };
+      const res = await this.request('GET', `/tasks/${encodeURIComponent(id)}/events`, { headers, signal: options.signal });
+      if (!res.body) throw new TaskApiError(res.status, { msg: 'the event stream has no body' });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+      try {
+        for (let next = await reader.read(); !next.done; next = await reader.read()) {
+          const { event, data } = next.value;
+          if (event === 'gone') throw new TaskApiError(404, JSON.parse(data));
+          if (event !== 'status' || data === last) continue;
+          last = data;
+          news = true;
+          const status = JSON.parse(data) as TaskStatus;
+          yield status;
+          if (FINAL.includes(status.task_status)) return;
+        }
+      } finally {
+        await reader.cancel().catch(() => {});
       }
-    } finally {
-      await reader.cancel().catch(() => {});
     }
   }
 }

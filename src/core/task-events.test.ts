@@ -217,4 +217,25 @@ describe('shutdown', () => {
     expect((await (await request(`/tasks/${task_id}?wait=50`)).json()).task_status).toBe('PENDING');
     await own.close();
   });
+
+  it('the client reopens a stream that a server ends early, and still reaches the final state', async () => {
+    const closing = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
+    const closingApp = appOn(closing);
+    const calls: string[] = [];
+    const switching = new TaskClient({
+      baseUrl: 'http://in-process', username: 'alice', password: USERS.alice,
+      fetch: (url, init) => (calls.push(url), (calls.length === 1 ? closingApp : app).request(url, init)),
+    });
+    const { task_id } = await client.submit('/sleep/2');
+    const seen: string[] = [];
+    for await (const status of switching.events(task_id)) {
+      seen.push(JSON.stringify(status));
+      // The first server shuts down after its first event; the stream continues from the other one.
+      if (seen.length === 1) await closing.events.close();
+    }
+    expect(JSON.parse(seen.at(-1)!)).toMatchObject({ task_id, task_status: 'SUCCESS' });
+    expect(calls).toHaveLength(2);
+    expect(new Set(seen).size).toBe(seen.length);
+    await closing.close();
+  });
 });
