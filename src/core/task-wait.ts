@@ -1,8 +1,31 @@
 // GET /tasks/:id?wait=N: answer when the task finishes, or after N seconds, woken by task events instead of polling Redis.
+import type { Context } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from './app-env.js';
+import { validationError } from './errors.js';
 import type { TaskEvents } from './task-events.js';
 import type { TaskQueues, TaskState, TaskStatus } from './queue.js';
 
 export const MAX_WAIT_SECONDS = 60;
+
+const query = z.object({
+  wait: z.coerce
+    .number({ error: `must be a number of seconds, more than 0 and at most ${MAX_WAIT_SECONDS}` })
+    .gt(0, 'must be more than 0 seconds')
+    .max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS} seconds`)
+    .optional(),
+});
+
+/** GET /tasks/:id's answer: the status now, or with `?wait=N` once final or after N seconds; 400 for a bad N. */
+export async function statusOrWait(c: Context<AppEnv>, tasks: TaskQueues): Promise<TaskStatus | null> {
+  const parsed = query.safeParse(c.req.query());
+  if (!parsed.success) throw validationError(parsed.error);
+  const { wait } = parsed.data;
+  const id = c.req.param('id')!;
+  if (!wait) return tasks.status(id, c.get('user'));
+  // The request's signal aborts when the client hangs up, which lets go of the waiter.
+  return waitForTask(tasks, tasks.events, id, c.get('user'), wait * 1000, c.req.raw.signal);
+}
 
 export function isFinal(state: TaskState): boolean {
   return state === 'SUCCESS' || state === 'FAILURE' || state === 'REVOKED';
