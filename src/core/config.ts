@@ -79,6 +79,18 @@ export const workerConfigSchema = z.strictObject({
   health_host: z.string().min(1).default('0.0.0.0'),
   /** Seconds without an answer from Redis before the worker reports itself not alive. */
   health_redis_timeout: z.number().positive().default(60),
+  /** Seconds SIGTERM lets the running task finish before aborting it; below Kubernetes' default grace of 30 s. */
+  shutdown_grace: z.number().min(0).default(25),
+  /** Seconds a task may run when its service declares no `timeout`. */
+  default_timeout: z.number().positive().default(3600),
+  /** Seconds a service may take to stop after its signal aborts before its process is killed. */
+  kill_after: z.number().positive().default(10),
+  /** Seconds a task's lock lasts without renewal: how soon a dead worker's task can be taken back. */
+  lock_duration: z.number().positive().default(15),
+  /** Seconds between checks for tasks whose worker died (BullMQ's stalled check). */
+  stalled_interval: z.number().positive().default(10),
+  /** Times a task may lose its worker and run again before it fails for good. */
+  max_stalled: z.number().int().min(0).default(1),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;

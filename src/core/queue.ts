@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { readTombstone } from './cancel.js';
 import { queueOf, type Service } from './service.js';
 import { TaskEvents } from './task-events.js';
 
@@ -15,6 +16,7 @@ export interface TaskStatus {
   progress: unknown;
   error: string | null;
   attempts: number;
+  max_attempts: number;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
@@ -48,6 +50,14 @@ const STATES: Record<string, TaskState> = {
   failed: 'FAILURE',
 };
 
+/** BullMQ's reason when a task's worker died more often than `max_stalled` allows, said for a client. */
+const STALLED = 'job stalled more than allowable limit';
+
+function explain(reason: string | undefined): string {
+  if (reason === STALLED) return `its worker died while running it, each time it ran (${STALLED}); not retried again`;
+  return reason || 'failed';
+}
+
 const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
 
 export interface TaskQueuesOptions {
@@ -71,8 +81,8 @@ export class TaskQueues {
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;
-    this.connection = options.connection;
     this.prefix = options.prefix;
+    this.connection = options.connection;
     for (const name of new Set(options.services.map(queueOf))) {
       // Commands go out at once, even before Redis has ever answered: with a fail-fast connection
       // (see redis.ts) a request made while Redis is down gets an error, not a wait. The version
@@ -99,12 +109,14 @@ export class TaskQueues {
       jobId: id,
       removeOnComplete: { age: this.resultTtl },
       removeOnFail: { age: this.resultTtl },
+      attempts: service.attempts ?? 1,
+      ...(service.backoff && { backoff: { type: service.backoff.type, delay: service.backoff.delay * 1000 } }),
     });
     return job.id!;
   }
 
   /** Reads the state before the job's fields: a job found finished is read with its result. */
-  private async find(id: string): Promise<{ job: Job<TaskData>; state: TaskState } | undefined> {
+  async find(id: string): Promise<{ job: Job<TaskData>; state: TaskState } | undefined> {
     for (const queue of this.queues.values()) {
       const state = STATES[await queue.getJobState(id)];
       if (!state) continue;
@@ -117,6 +129,8 @@ export class TaskQueues {
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
   async status(id: string, owner: string): Promise<TaskStatus | null> {
     if (!isTaskId(id)) return null;
+    const tombstone = await readTombstone(this.connection, this.prefix, id);
+    if (tombstone) return tombstone.owner === owner ? tombstone.status : null;
     const found = await this.find(id);
     if (!found || found.job.data.owner !== owner) return null;
     const { job, state } = found;
@@ -128,8 +142,9 @@ export class TaskQueues {
       task_status: state,
       task_result: state === 'SUCCESS' ? job.returnvalue : null,
       progress: job.progress,
-      error: state === 'FAILURE' ? job.failedReason || 'failed' : null,
+      error: state === 'FAILURE' ? explain(job.failedReason) : null,
       attempts: job.attemptsMade,
+      max_attempts: job.opts.attempts ?? 1,
       created_at: iso(job.timestamp)!,
       started_at: iso(job.processedOn),
       finished_at: finished ? iso(job.finishedOn) : null,

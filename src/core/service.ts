@@ -40,6 +40,12 @@ export interface Service<Input = any, Output = unknown, Options = any> {
   options?: z.ZodType<Options>;
   /** Validates the input at the route (400 on failure) and again in the worker (no retry on failure). */
   input: z.ZodType<Input> | ((options: Options) => z.ZodType<Input>);
+  /** Seconds before `ctx.signal` aborts and the task fails "timed out"; default `default_timeout` (worker config). */
+  timeout?: number;
+  /** How many times a task may run before it fails for good (default 1: no retry). `InputError` is never retried. */
+  attempts?: number;
+  /** Wait between attempts, in seconds: the same each time (`fixed`) or doubling (`exponential`). */
+  backoff?: { type: 'fixed' | 'exponential'; delay: number };
   /** Does the work. Throw to fail; throw `InputError` to fail without retry. */
   run(input: Input, ctx: ServiceContext<Options>): Promise<Output>;
 }

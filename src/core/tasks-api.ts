@@ -2,6 +2,7 @@
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.js';
 import { errorJson } from './errors.js';
+import { revoke } from './cancel.js';
 import type { TaskQueues } from './queue.js';
 import { statusOrWait } from './task-wait.js';
 
@@ -10,5 +11,12 @@ export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tas
     const status = await statusOrWait(c, tasks);
     if (!status) return errorJson(c, 404, 'no such task');
     return c.json(status);
+  });
+
+  app.delete('/tasks/:id', auth, async (c) => {
+    const outcome = await revoke(tasks, c.req.param('id'), c.get('user'));
+    if (outcome === 'missing') return errorJson(c, 404, 'no such task');
+    if (outcome === 'finished') return errorJson(c, 409, 'the task has already finished');
+    return c.json(outcome);
   });
 }

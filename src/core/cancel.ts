@@ -1,0 +1,56 @@
+// Cancellation across processes: a tombstone key says a task is REVOKED; a pub/sub message reaches its worker.
+import type { Redis } from 'ioredis';
+import type { TaskQueues, TaskStatus } from './queue.js';
+
+/** What stays of a revoked task, so its status reads REVOKED until `result_ttl` even once its job is gone. */
+export interface Tombstone {
+  owner: string;
+  status: TaskStatus;
+}
+
+const tombstoneKey = (prefix: string, id: string) => `${prefix}:revoked:${id}`;
+export const revokeChannel = (prefix: string) => `${prefix}:revoke`;
+
+export async function readTombstone(redis: Redis, prefix: string, id: string): Promise<Tombstone | null> {
+  const raw = await redis.get(tombstoneKey(prefix, id));
+  return raw ? (JSON.parse(raw) as Tombstone) : null;
+}
+
+export async function isRevoked(redis: Redis, prefix: string, id: string): Promise<boolean> {
+  return (await redis.exists(tombstoneKey(prefix, id))) === 1;
+}
+
+/**
+ * Revokes a task for its owner: `missing` (unknown, expired or someone else's), `finished` (too late),
+ * or its status, now REVOKED. The tombstone is written first, so a worker about to start the task sees
+ * it; a queued job is then removed, and a running one's worker is told through `revokeChannel`.
+ */
+export async function revoke(tasks: TaskQueues, id: string, owner: string): Promise<'missing' | 'finished' | TaskStatus> {
+  const redis = tasks.connection;
+  const status = await tasks.status(id, owner);
+  if (!status) return 'missing';
+  if (status.task_status === 'REVOKED') return status;
+  if (status.task_status === 'SUCCESS' || status.task_status === 'FAILURE') return 'finished';
+  const revoked: TaskStatus = { ...status, task_status: 'REVOKED', task_result: null, error: 'revoked', finished_at: new Date().toISOString() };
+  await redis.set(tombstoneKey(tasks.prefix, id), JSON.stringify({ owner, status: revoked } satisfies Tombstone), 'EX', tasks.resultTtl);
+  const found = await tasks.find(id);
+  // A job that a worker has locked cannot be removed: it is running, and its worker hears the message below.
+  if (found && found.state === 'PENDING') await found.job.remove().catch(() => {});
+  await redis.publish(revokeChannel(tasks.prefix), id);
+  return revoked;
+}
+
+/**
+ * Calls `onRevoke(id)` for every task revoked while it listens, on a connection of its own (a subscribed
+ * connection can do nothing else); it subscribes in the background and again after each reconnect.
+ * Returns a function that stops listening.
+ */
+export function watchRevokes(redis: Redis, prefix: string, onRevoke: (id: string) => void): () => Promise<void> {
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {}); // the main connection's watchRedis reports outages
+  subscriber.on('message', (_channel: string, id: string) => onRevoke(id));
+  subscriber.subscribe(revokeChannel(prefix)).catch(() => {});
+  return async () => {
+    await subscriber.quit().catch(() => subscriber.disconnect());
+  };
+}

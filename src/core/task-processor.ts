@@ -1,0 +1,87 @@
+// The processor a worker gives BullMQ: runs each task in the service process under its deadline, and
+// stops it when it is revoked or the worker shuts down.
+import { UnrecoverableError, WaitingError, type Job, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { isRevoked } from './cancel.js';
+import type { Logger } from './logger.js';
+import type { TaskData } from './queue.js';
+import type { Sandbox } from './sandbox.js';
+import type { Service } from './service.js';
+
+export interface TaskProcessorOptions {
+  services: readonly Service[];
+  sandbox: Sandbox;
+  redis: Redis;
+  prefix: string;
+  /** Seconds, for services that declare no `timeout`. */
+  defaultTimeout: number;
+  /** Seconds between aborting a task's signal and killing its process. */
+  killAfter: number;
+  log: Logger;
+}
+
+type Stop = 'timeout' | 'revoked' | 'shutdown' | 'lock';
+
+export interface TaskProcessor {
+  processor: Processor<TaskData>;
+  /** Aborts the running task if it is `id`. */
+  revoke(id: string): void;
+  /** Aborts the running task, which then goes back to the queue for another worker. */
+  shutdown(): void;
+}
+
+export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
+  const byName = new Map(o.services.map((s) => [s.name, s]));
+  let current: { id: string; stop(why: Stop, message: string): void } | undefined;
+
+  const processor = async (job: Job<TaskData>, token?: string, lockSignal?: AbortSignal) => {
+    const service = byName.get(job.name);
+    if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
+    const timeout = service.timeout ?? o.defaultTimeout;
+    const controller = new AbortController();
+    let why: Stop | undefined;
+    const stop = (reason: Stop, message: string) => {
+      if (why) return;
+      why = reason;
+      o.log.warn({ task_id: job.id, service: job.name, reason }, `stopping the task: ${message}`);
+      controller.abort(new Error(message));
+    };
+    // Set before the tombstone check: a revoke written after the check still finds the task here.
+    current = { id: job.id!, stop };
+    const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), timeout * 1000);
+    const onLockLost = () => stop('lock', 'the worker lost the task’s lock');
+    lockSignal?.addEventListener('abort', onLockLost, { once: true });
+    try {
+      if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
+      return await o.sandbox.run({
+        name: job.name,
+        input: job.data.input,
+        taskId: job.id!,
+        signal: controller.signal,
+        killAfterMs: o.killAfter * 1000,
+        onProgress: (value) => void job.updateProgress(value).catch((err: Error) => o.log.warn({ err: err.message }, 'progress not saved')),
+      });
+    } catch (err) {
+      if (why === 'timeout') throw new Error(`timed out after ${timeout} s`);
+      if (why === 'revoked') throw new UnrecoverableError('revoked');
+      if (why === 'shutdown') {
+        // Not a failure: the task goes back to the queue, as if never started, and another worker runs it.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      lockSignal?.removeEventListener('abort', onLockLost);
+      current = undefined;
+    }
+  };
+
+  return {
+    processor,
+    revoke: (id) => {
+      if (current?.id === id) current.stop('revoked', 'revoked');
+    },
+    shutdown: () => current?.stop('shutdown', 'the worker is shutting down'),
+  };
+}

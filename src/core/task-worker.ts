@@ -1,0 +1,64 @@
+// A worker process: one BullMQ worker at concurrency 1 whose services run in a child process, plus its
+// cancel listener, health port and graceful shutdown.
+import { hostname } from 'node:os';
+import { Worker } from 'bullmq';
+import { watchRevokes } from './cancel.js';
+import { loadWorkerConfig, resolveServiceOptions } from './config.js';
+import { createLogger } from './logger.js';
+import { connect } from './queue.js';
+import { isRedisUnavailable, watchRedis } from './redis.js';
+import { Sandbox } from './sandbox.js';
+import { queueOf, type Service } from './service.js';
+import { onShutdown } from './shutdown.js';
+import { taskProcessor } from './task-processor.js';
+import { serveWorkerHealth } from './worker-health.js';
+
+/** Runs a worker for the services of `registry`, a module URL whose `services` export lists them. */
+export async function runWorker(registry: string): Promise<void> {
+  const { file, config } = loadWorkerConfig();
+  const { services } = (await import(registry)) as { services: readonly Service[] };
+  const serviceOptions = resolveServiceOptions(file, config.services, services);
+  const log = createLogger(config.log_level, 'worker');
+  const mine = services.filter((s) => queueOf(s) === config.queue);
+  const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
+  watchRedis(connection, log);
+
+  const sandbox = new Sandbox({ registry, logLevel: config.log_level, options: [...serviceOptions] });
+  const tasks = taskProcessor({
+    services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
+    defaultTimeout: config.default_timeout, killAfter: config.kill_after, log,
+  });
+  const worker = new Worker(config.queue, tasks.processor, {
+    connection,
+    prefix: config.queue_prefix,
+    // Stored on each job it runs (BullMQ's processedBy): which pod or process ran a task.
+    name: `${hostname()}:${process.pid}`,
+    // One job at a time per process, like the ancestor's solo pool: to run more jobs, run more
+    // containers (kubectl scale). Capacity is then the replica count, and one job cannot starve another.
+    concurrency: 1,
+    // Services run in a child process, so this process renews locks even while a service computes:
+    // short locks are safe, and a dead worker's task is taken back within about 30 s (docs/reliability.md).
+    lockDuration: config.lock_duration * 1000,
+    stalledInterval: config.stalled_interval * 1000,
+    maxStalledCount: config.max_stalled,
+  });
+  worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
+  worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
+  // BullMQ retries through a Redis outage by itself; watchRedis logs it once rather than per attempt.
+  worker.on('error', (err) => {
+    if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
+  });
+  const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke);
+  await serveWorkerHealth(worker, config, log);
+  log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
+
+  // The deadline covers the grace, the kill after it, and closing the connections.
+  onShutdown(log, (config.shutdown_grace + config.kill_after + 5) * 1000, async () => {
+    const grace = setTimeout(() => tasks.shutdown(), config.shutdown_grace * 1000);
+    await worker.close();
+    clearTimeout(grace);
+    sandbox.kill();
+    await stopWatching();
+    await connection.quit();
+  });
+}
