@@ -60,6 +60,12 @@ export class Sandbox {
     return started;
   }
 
+  /** Starts the process ahead of the first task; rejects if it cannot start (say, the registry fails to load). */
+  async ready(): Promise<void> {
+    this.child ??= this.start();
+    await this.child;
+  }
+
   /** Runs one task; rejects with the service's error, or when its process dies or is killed. */
   async run(task: SandboxRun): Promise<unknown> {
     this.child ??= this.start();

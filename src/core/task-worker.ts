@@ -48,6 +48,8 @@ export async function runWorker(registry: string): Promise<void> {
   worker.on('error', (err) => {
     if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
   });
+  // Started now, so a broken registry stops the worker at once and the first task does not wait for it.
+  await sandbox.ready();
   const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke);
   await serveWorkerHealth(worker, config, log);
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
