@@ -51,6 +51,8 @@ export class Sandbox {
       child.once('exit', (code, signal) => reject(new Error(`the service process could not start (exit ${code ?? signal})`)));
     });
     this.proc = child;
+    // A send to a process that just died fails here; its 'exit' tells the running task.
+    child.on('error', () => {});
     child.once('exit', () => {
       if (this.proc !== child) return;
       this.proc = undefined;
@@ -74,7 +76,8 @@ export class Sandbox {
     let onMessage!: (m: ChildMessage) => void;
     let onExit!: (code: number | null, signal: NodeJS.Signals | null) => void;
     const onAbort = () => {
-      child.send({ cmd: 'abort', reason: String(task.signal.reason) } satisfies ParentMessage, () => {});
+      const reason: unknown = task.signal.reason;
+      child.send({ cmd: 'abort', reason: reason instanceof Error ? reason.message : String(reason) } satisfies ParentMessage, () => {});
       killTimer = setTimeout(() => this.kill(), task.killAfterMs);
     };
     try {
@@ -87,7 +90,7 @@ export class Sandbox {
         onExit = (code, signal) => reject(new Error(`the service process died while running the task (${signal ?? `exit code ${code}`})`));
         child.on('message', onMessage);
         child.once('exit', onExit);
-        child.send({ cmd: 'run', name: task.name, input: task.input, taskId: task.taskId } satisfies ParentMessage);
+        child.send({ cmd: 'run', name: task.name, input: task.input, taskId: task.taskId } satisfies ParentMessage, (err) => err && reject(err));
         if (task.signal.aborted) onAbort();
         else task.signal.addEventListener('abort', onAbort, { once: true });
       });

@@ -20,7 +20,7 @@ export interface TaskProcessorOptions {
   log: Logger;
 }
 
-type Stop = 'timeout' | 'revoked' | 'shutdown' | 'lock';
+type Stop = 'timeout' | 'revoked' | 'shutdown';
 
 export interface TaskProcessor {
   processor: Processor<TaskData>;
@@ -34,7 +34,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const byName = new Map(o.services.map((s) => [s.name, s]));
   let current: { id: string; stop(why: Stop, message: string): void } | undefined;
 
-  const processor = async (job: Job<TaskData>, token?: string, lockSignal?: AbortSignal) => {
+  const processor = async (job: Job<TaskData>, token?: string) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
     const timeout = service.timeout ?? o.defaultTimeout;
@@ -48,9 +48,8 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     };
     // Set before the tombstone check: a revoke written after the check still finds the task here.
     current = { id: job.id!, stop };
-    const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), timeout * 1000);
-    const onLockLost = () => stop('lock', 'the worker lost the task’s lock');
-    lockSignal?.addEventListener('abort', onLockLost, { once: true });
+    // Capped at setTimeout's limit (about 24.8 days), beyond which it would fire at once.
+    const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), Math.min(timeout * 1000, 2 ** 31 - 1));
     try {
       if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
       return await o.sandbox.run({
@@ -72,7 +71,6 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       throw err;
     } finally {
       clearTimeout(timer);
-      lockSignal?.removeEventListener('abort', onLockLost);
       current = undefined;
     }
   };

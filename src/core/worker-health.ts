@@ -34,8 +34,8 @@ type HealthConfig = Pick<WorkerConfig, 'queue' | 'health_port' | 'health_host' |
  * Liveness fails only when the worker is wedged, never because a job runs long:
  * - the BullMQ worker's main loop is no longer running (it stopped on an error);
  * - Redis has not answered for `health_redis_timeout` seconds (a heartbeat reads one key every few seconds);
- * - the event loop is blocked: then nothing answers at all and the probe times out. A job that blocks the
- *   loop also stops BullMQ's lock renewal, so BullMQ would soon hand the job to another worker anyway.
+ * - the event loop is blocked: then nothing answers at all and the probe times out. Services run in a child
+ *   process, so only a fault of the worker itself blocks this loop (and with it BullMQ's lock renewal).
  */
 export async function serveWorkerHealth(worker: Worker, config: HealthConfig, log: Logger): Promise<WorkerHealth | undefined> {
   if (config.health_port === undefined) return undefined;
@@ -89,7 +89,7 @@ export async function serveWorkerHealth(worker: Worker, config: HealthConfig, lo
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  // Timed from BullMQ's own timestamps, so this holds however the processor runs (in process or sandboxed).
+  // Timed from BullMQ's own timestamps, so this holds however the processor runs (in this process or a child).
   const observe = (job: Job, outcome: string) => {
     running.delete(job.id!);
     if (job.processedOn) durations.observe({ service: job.name, outcome }, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
