@@ -122,8 +122,8 @@ describe('Kubernetes manifests', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(container.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
-    // 25 s is the worker's default shutdown grace: Kubernetes must wait longer before it kills the pod.
-    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(25);
+    // The worker may take shutdown_grace, then kill_after to stop its task: Kubernetes must wait longer.
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdown_grace + config.kill_after);
   });
 
   it('run every pod as a non-root user', () => {
@@ -232,7 +232,8 @@ describe('compose.yaml', () => {
     expect(server.environment.CONFIG_FILENAME).toBe(`/run/secrets/${server.secrets[0].target}`);
     expect(worker.environment.CONFIG_FILENAME).toBe(worker.configs[0].target);
     expect(worker.healthcheck.test.join(' ')).toContain(`127.0.0.1:${worker.environment.HEALTH_PORT}/healthz`);
-    expect(parseInt(worker.stop_grace_period, 10)).toBeGreaterThan(25);
+    const defaults = workerConfigSchema.parse({});
+    expect(parseInt(worker.stop_grace_period, 10)).toBeGreaterThan(defaults.shutdown_grace + defaults.kill_after);
     for (const s of [server, worker]) expect(s.depends_on.redis.condition).toBe('service_healthy');
   });
 });
