@@ -83,6 +83,20 @@ describe('a worker killed mid-task', () => {
   });
 });
 
+describe('a service process that dies', () => {
+  it('fails its task, saying so, and the worker goes on with a new one', async () => {
+    const { startWorker, submit, reaches } = setup();
+    const worker = await startWorker();
+    const id = await submit('abort', {});
+    const next = await submit('maths', { a: 5, b: 5 });
+    const final = await reaches(id, FINAL);
+    expect(final.task_status).toBe('FAILURE');
+    expect(final.error).toBe('the service process died while running the task (SIGKILL)');
+    expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 110 });
+    expect(worker.child.exitCode).toBeNull();
+  });
+});
+
 describe('a worker sent SIGTERM', () => {
   it('lets the running task finish, saves its result and exits 0', async () => {
     const { startWorker, submit, reaches } = setup();
