@@ -129,7 +129,7 @@ describe('API docs', () => {
     const { page, errors, requested } = await open();
     const res = await page.goto(`${base}/docs`);
     expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
-    await page.getByText('/tasks/{id}', { exact: true }).waitFor();
+    await page.getByText('/tasks/{id}', { exact: true }).first().waitFor();
 
     await page.getByRole('button', { name: 'Authorize' }).first().click();
     const dialog = page.locator('.modal-ux');

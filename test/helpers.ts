@@ -78,7 +78,7 @@ export function startProcess(entry: string, env: Record<string, string>): Proc {
     async waitFor(pattern, ms = 20_000) {
       const deadline = Date.now() + ms;
       while (!pattern.test(out)) {
-        if (child.exitCode !== null) throw new Error(`${entry} exited (${child.exitCode}) before ${pattern}:\n${out}`);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${entry} exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${out}`);
         if (Date.now() > deadline) throw new Error(`${entry}: no ${pattern} within ${ms} ms:\n${out}`);
         await new Promise((r) => setTimeout(r, 50));
       }

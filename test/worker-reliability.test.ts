@@ -34,10 +34,10 @@ function setup(config: Record<string, unknown> = {}) {
   const tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 600, services });
   opened.push({ tasks, prefix });
   const file = writeYaml({ queue_prefix: prefix, ...config }, 'worker_config.yaml');
-  const startWorker = async () => {
+  const startWorker = async ({ wait = true } = {}) => {
     const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: redisUrl() });
     started.push(proc);
-    await proc.waitFor(/worker started/);
+    if (wait) await proc.waitFor(/worker started/);
     return proc;
   };
   const submit = (name: string, input: unknown) => tasks.submit(services.find((s) => s.name === name)!, input, 'alice');
@@ -71,10 +71,10 @@ describe('a worker killed mid-task', () => {
   it('fails a task that kills its worker every time, saying so, instead of leaving it STARTED', async () => {
     const { startWorker, submit, status } = setup({ ...FAST_RECOVERY, max_stalled: 1 });
     const id = await submit('crash', {});
-    // Stands in for a supervisor: replaces each worker the task kills.
-    let worker = await startWorker();
+    // Stands in for a supervisor: replaces each worker the task kills (which may be before it says it started).
+    let worker = await startWorker({ wait: false });
     const final = await eventually(async () => {
-      if (worker.child.exitCode !== null || worker.child.signalCode !== null) worker = await startWorker();
+      if (worker.child.exitCode !== null || worker.child.signalCode !== null) worker = await startWorker({ wait: false });
       const s = await status(id);
       return FINAL.includes(s.task_status) ? s : undefined;
     }, 60_000, 250);

@@ -41,6 +41,8 @@ export async function runWorker(registry: string): Promise<void> {
     lockDuration: config.lock_duration * 1000,
     stalledInterval: config.stalled_interval * 1000,
     maxStalledCount: config.max_stalled,
+    // Started below, once the service process is up.
+    autorun: false,
   });
   worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
   worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
@@ -51,6 +53,7 @@ export async function runWorker(registry: string): Promise<void> {
   // Started now, so a broken registry stops the worker at once and the first task does not wait for it.
   await sandbox.ready();
   const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke);
+  worker.run().catch((err: unknown) => worker.emit('error', err as Error));
   await serveWorkerHealth(worker, config, log);
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
