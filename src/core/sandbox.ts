@@ -45,7 +45,12 @@ export class Sandbox {
   }
 
   private start(): Promise<ChildProcess> {
-    const child = fork(ENTRY, [], { env: { ...process.env, SELFHOST_SANDBOX: JSON.stringify(this.setup) }, stdio: 'inherit' });
+    const child = fork(ENTRY, [], {
+      env: { ...process.env, SELFHOST_SANDBOX: JSON.stringify(this.setup) },
+      // Node's flags (tsx in development) carry over, but not a debugger's: its port is the worker's.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--inspect')),
+      stdio: 'inherit',
+    });
     const started = new Promise<ChildProcess>((resolve, reject) => {
       child.once('message', () => resolve(child));
       child.once('exit', (code, signal) => reject(new Error(`the service process could not start (exit ${code ?? signal})`)));
