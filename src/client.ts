@@ -14,9 +14,12 @@ export interface TaskStatus {
   task_result: unknown;
   /** The last value the service reported, usually 0-100. */
   progress: unknown;
-  /** Why the task failed; null unless FAILURE. */
+  /** Why the task failed or "revoked"; null unless FAILURE or REVOKED. */
   error: string | null;
+  /** Times the task has run to an end (success, failure or timeout). */
   attempts: number;
+  /** Times it may run before it fails for good. */
+  max_attempts: number;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
