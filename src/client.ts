@@ -16,7 +16,7 @@ export interface TaskStatus {
   progress: unknown;
   /** Why the task failed or "revoked"; null unless FAILURE or REVOKED. */
   error: string | null;
-  /** Times the task has run to an end (success, failure or timeout). */
+  /** Runs so far, the one in progress included: 0 while queued. */
   attempts: number;
   /** Times it may run before it fails for good. */
   max_attempts: number;

@@ -77,9 +77,10 @@ describe('worker', () => {
       seen.add(s.task_status);
       return s.task_status === 'STARTED' && typeof s.progress === 'number' && s.progress > 0 ? s : undefined;
     });
+    expect(running).toMatchObject({ attempts: 1, max_attempts: 1 });
     expect(running.started_at).not.toBeNull();
     const done = await finished(id);
-    expect(done).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 2 seconds', progress: 100 });
+    expect(done).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 2 seconds', progress: 100, attempts: 1 });
     expect(seen.has('STARTED')).toBe(true);
   });
 });

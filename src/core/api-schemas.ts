@@ -42,7 +42,7 @@ export const taskStatus = z
     task_result: z.unknown().describe('What the service returned; null until SUCCESS'),
     progress: z.unknown().describe('The last value the service reported, usually 0-100'),
     error: z.string().nullable().describe('Why the task failed or "revoked"; null unless FAILURE or REVOKED'),
-    attempts: z.number().int().min(0).describe('Times the task has run to an end (success, failure or timeout)'),
+    attempts: z.number().int().min(0).describe('Runs so far, the one in progress included: 0 while queued'),
     max_attempts: z.number().int().min(1).describe('Times it may run before it fails for good'),
     created_at: timestamp,
     started_at: timestamp.nullable(),

@@ -143,7 +143,8 @@ export class TaskQueues {
       task_result: state === 'SUCCESS' ? job.returnvalue : null,
       progress: job.progress,
       error: state === 'FAILURE' ? explain(job.failedReason) : null,
-      attempts: job.attemptsMade,
+      // BullMQ counts a run when it ends; the client sees the one in progress too: attempt 1 of 3, not 0.
+      attempts: job.attemptsMade + (state === 'STARTED' ? 1 : 0),
       max_attempts: job.opts.attempts ?? 1,
       created_at: iso(job.timestamp)!,
       started_at: iso(job.processedOn),
