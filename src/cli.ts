@@ -1,17 +1,12 @@
 #!/usr/bin/env node
 // Command line: hash-password, check-config.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse } from 'yaml';
-import {
-  ConfigError,
-  parseConfig,
-  resolveServiceOptions,
-  serverConfigSchema,
-  workerConfigSchema,
-} from './core/config.js';
+import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './core/config.js';
 import { costOf, describeHash, parseHash, weakness } from './core/password-hash.js';
 import { services } from './services/index.js';
 
@@ -75,9 +70,9 @@ program
 
 program
   .command('check-config')
-  .description('validate a server or worker config file; exit 0 if good, 1 if not')
+  .description('validate a server or worker config file as the process would load it, environment overrides included; exit 0 if good, 1 if not')
   .argument('<file>', 'server_config.yaml or worker_config.yaml')
-  .option('-k, --kind <kind>', 'server or worker (default: guessed from the keys)')
+  .option('-k, --kind <kind>', 'server or worker (default: server if the file has httpauth or "server" in its name)')
   .action((file: string, opts: { kind?: string }) => {
     let raw: unknown;
     try {
@@ -85,9 +80,12 @@ program
     } catch (err) {
       throw new ConfigError(`${file}: ${(err as Error).message.split('\n')[0]}`);
     }
-    const kind = opts.kind ?? (raw && typeof raw === 'object' && 'httpauth' in raw ? 'server' : 'worker');
+    const looksLikeServer = (raw !== null && typeof raw === 'object' && 'httpauth' in raw) || basename(file).includes('server');
+    const kind = opts.kind ?? (looksLikeServer ? 'server' : 'worker');
     if (kind !== 'server' && kind !== 'worker') throw new ConfigError(`--kind must be server or worker, not "${kind}"`);
-    const config = parseConfig(kind === 'server' ? serverConfigSchema : workerConfigSchema, file, raw);
+    // The same loader as the entry points, so ENVIRONMENT, REDIS_URL and the rest count here too.
+    const env = { ...process.env, CONFIG_FILENAME: file };
+    const { config } = kind === 'server' ? loadServerConfig(env) : loadWorkerConfig(env);
     resolveServiceOptions(file, config.services, services);
     if ('httpauth' in config) reportHashes(file, config.httpauth);
     process.stdout.write(`${file}: a valid ${kind} config\n`);

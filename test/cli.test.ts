@@ -56,6 +56,15 @@ describe('check-config', () => {
     expect(production.code).toBe(1);
     expect(production.stderr).toContain('server_config.yaml.example: httpauth.admin: the example hash');
     expect(production.stderr).toContain('npm run hash-password');
+    const overridden = run(['src/cli.ts', 'check-config', 'server_config.yaml.example'], '', { ENVIRONMENT: 'development' });
+    expect(overridden.code).toBe(0);
+  });
+
+  it('checks a server config that lacks httpauth as a server config, by its name', () => {
+    const file = writeYaml({ port: 8000 }, 'server_config.yaml');
+    const { code, stderr } = run(['src/cli.ts', 'check-config', file]);
+    expect(code).toBe(1);
+    expect(stderr).toContain(`${file}: httpauth: `);
   });
 
   it("reports each user's hash scheme and flags weak and unrecognised ones", () => {
