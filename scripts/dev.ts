@@ -21,7 +21,7 @@ async function chooseRedis(fileConfig: Record<string, unknown>): Promise<{ url: 
   const configured = typeof fileConfig.redis_url === 'string' ? fileConfig.redis_url : undefined;
   if (configured && (await redisAnswers(configured))) return { url: configured };
   if (configured) say(`nothing answers at ${configured}: starting a private redis-server`);
-  const own = await startPrivateRedis();
+  const own = await startPrivateRedis({ detached: true });
   say(`private redis-server on ${own.url} (stopped on exit, keeps nothing)`);
   return { url: own.url, own };
 }
@@ -65,7 +65,9 @@ async function main(): Promise<void> {
   const run = (name: string, entry: string, configFile: string | undefined) => {
     // Development mode: a server_config.yaml copied from the example (its known password) still starts.
     const env = { ENVIRONMENT: 'development', ...process.env, REDIS_URL: redis.url, PORT: port, CONFIG_FILENAME: configFile ?? '' };
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: 'inherit' });
+    // Each child in its own process group: a Ctrl-C reaches this script alone, which sends one SIGTERM,
+    // so the worker drains its task instead of taking the terminal's SIGINT and ours as a second signal.
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: 'inherit', detached: true });
     child.once('exit', (code, signal) => {
       if (!stopping) {
         say(`${name} exited (${signal ?? code}): stopping everything`);
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
 
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  process.on('SIGHUP', () => void stopAll(0));
 
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200 && !stopping; i++) {

@@ -53,6 +53,8 @@ export interface PrivateRedisOptions {
   args?: string[];
   /** Data directory, kept on stop so a restart with the same one reloads its data (default: a temp dir, removed). */
   dir?: string;
+  /** Its own process group, so a Ctrl-C meant for the caller does not stop it before the caller is done with it. */
+  detached?: boolean;
 }
 
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
@@ -62,7 +64,7 @@ export async function startPrivateRedis(options: PrivateRedisOptions = {}): Prom
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { stdio: ['ignore', 'ignore', 'inherit'], detached: options.detached ?? false },
   );
   const url = `redis://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

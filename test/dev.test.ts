@@ -11,7 +11,7 @@ describe('npm run dev', () => {
     const port = await freePort();
     const env: Record<string, string | undefined> = { ...process.env, PORT: String(port), CONFIG_FILENAME: join(tmpdir(), `none-${port}.yaml`) };
     delete env.REDIS_URL;
-    const dev = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const dev = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     dev.stdout.on('data', (d: Buffer) => (out += d.toString()));
     dev.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -32,11 +32,19 @@ describe('npm run dev', () => {
       });
       expect(done.task_result).toBe('slept 1 second');
 
-      dev.kill('SIGINT');
+      // Ctrl-C in a terminal signals the whole process group: a running task still finishes.
+      const running = await (await fetch(`${base}/sleep/2`, { headers: auth })).json();
+      await eventually(async () => {
+        const status = await (await fetch(`${base}/tasks/${running.task_id}`, { headers: auth })).json();
+        return status.task_status === 'STARTED' ? status : undefined;
+      });
+      process.kill(-dev.pid!, 'SIGINT');
       expect(await exited).toBe(0);
+      expect(out).toMatch(new RegExp(`"task_id":"${running.task_id}"[^\n]*"msg":"task done"`));
+      expect(out).not.toContain('second signal');
       expect(await redisAnswers(redisUrl)).toBe(false);
     } finally {
-      dev.kill('SIGKILL');
+      if (dev.exitCode === null) process.kill(-dev.pid!, 'SIGKILL');
     }
   }, 60_000);
 });
