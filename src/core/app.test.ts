@@ -82,7 +82,7 @@ describe('enqueue', () => {
 });
 
 describe('errors', () => {
-  it.each(['/sleep/-1', '/sleep/abc', '/sleep/1e9', '/sleep/101', '/sleep/1.5', '/math/x/2'])('%s is 400 naming the field', async (path) => {
+  it.each(['/sleep/-1', '/sleep/abc', '/sleep/1e9', '/sleep/101', '/sleep/1.5', '/sleep/0x10', '/sleep/%201', '/sleep/1e3', '/sleep/0b11', '/math/x/2'])('%s is 400 naming the field', async (path) => {
     const res = await get(path);
     expect(res.status).toBe(400);
     const body = await res.json();

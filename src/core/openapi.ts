@@ -14,9 +14,9 @@ export interface OpenApiInfo {
 const ref = (kind: 'schemas' | 'responses' | 'parameters', name: string) => ({ $ref: `#/components/${kind}/${name}` });
 const json = (name: string) => ({ 'application/json': { schema: ref('schemas', name) } });
 
-function toJson(schema: z.ZodType): Json {
+function toJson(schema: z.ZodType, io: 'input' | 'output' = 'input'): Json {
   // Input side: what a client sends (before coercion and transforms); unrepresentable parts become {}.
-  const converted: Json = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' });
+  const converted: Json = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' });
   delete converted.$schema;
   return converted;
 }
@@ -154,6 +154,9 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
   const { path, names } = openApiPath(route.path);
   const input = addInput(all, route.service.name, route.input);
   const properties = (input.properties ?? {}) as Record<string, Json>;
+  // A path parameter is always text, so its input side is a pattern at best; the parsed value's schema
+  // (an integer from 0 to max_sleep_seconds, say) says more, when it is representable.
+  const parsed = (names.length > 0 ? toJson(route.input, 'output').properties ?? {} : {}) as Record<string, Json>;
   const operation: Json = {
     operationId: operationId(route.method, path),
     summary: `Queue a ${route.service.name} task`,
@@ -162,7 +165,7 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
     security: [{ basicAuth: [] }],
     parameters: [
       ...names.map((name) => {
-        const { description, ...schema } = properties[name] ?? { type: 'string' };
+        const { description, ...schema } = (parsed[name]?.type ? parsed[name] : properties[name]) ?? { type: 'string' };
         return { name, in: 'path', required: true, ...(description ? { description } : {}), schema };
       }),
       ref('parameters', 'IdempotencyKey'),
