@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServiceOptions } from '../src/core/config.js';
 import { createProcessor } from '../src/core/dispatch.js';
 import { createLogger } from '../src/core/logger.js';
+import { revoke } from '../src/core/cancel.js';
 import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
 import { services } from '../src/services/index.js';
 import maths from '../src/services/maths.js';
@@ -82,5 +83,20 @@ describe('worker', () => {
     const done = await finished(id);
     expect(done).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 2 seconds', progress: 100, attempts: 1 });
     expect(seen.has('STARTED')).toBe(true);
+  });
+
+  it('forgets a finished or revoked task after result_ttl: its token then answers as unknown', async () => {
+    const short = new TaskQueues({ connection: producer, prefix, resultTtl: 1, services });
+    const idle = new TaskQueues({ connection: producer, prefix: `${prefix}:idle`, resultTtl: 1, services }); // no worker: stays queued
+    try {
+      const done = await short.submit(maths, { a: 2, b: 2 }, 'alice');
+      await eventually(async () => ((await short.status(done, 'alice'))?.task_status === 'SUCCESS' ? true : undefined));
+      const revoked = await idle.submit(sleep, { seconds: 60 }, 'alice');
+      expect(await revoke(idle, revoked, 'alice')).toMatchObject({ task_status: 'REVOKED' });
+      expect((await idle.status(revoked, 'alice'))?.task_status).toBe('REVOKED');
+      await eventually(async () => ((await short.status(done, 'alice')) === null && (await idle.status(revoked, 'alice')) === null ? true : undefined), 5_000);
+    } finally {
+      await Promise.all([short.close(), idle.close()]);
+    }
   });
 });
