@@ -7,7 +7,8 @@ import type { Queue } from 'bullmq';
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.js';
 import type { ServerConfig } from './config.js';
-import { ApiError } from './errors.js';
+import { ApiError, errorJson, unavailable } from './errors.js';
+import { isRedisUnavailable } from './redis.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -46,6 +47,17 @@ export function dashboard(
     // bull-board reads with GET only; refusing the rest here keeps read-only true whatever its version does.
     if (read_only && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new ApiError(405, 'the dashboard is read-only');
     await next();
+    if (c.res.status >= 500) {
+      // bull-board answers its own errors with their message and stack: log them, answer like every route.
+      const detail = await c.res.text();
+      let message = detail;
+      try {
+        message = (JSON.parse(detail) as { message?: string }).message ?? detail;
+      } catch { /* not JSON: log it as it is */ }
+      c.get('log').error({ status: c.res.status, err: message }, 'dashboard request failed');
+      c.res = isRedisUnavailable(new Error(message)) ? unavailable(c) : errorJson(c, 500, 'internal server error');
+      return;
+    }
     c.header('Content-Security-Policy', DASHBOARD_CSP);
     if (c.res.headers.get('Content-Type')?.startsWith('text/html')) {
       // bull-board's page links a web font on the internet: drop the link, so the page works offline

@@ -10,7 +10,7 @@ import { createLogger } from './logger.js';
 import { connect, TaskQueues } from './queue.js';
 import { FAIL_FAST } from './redis.js';
 
-const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix() });
+const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix(), dashboard: { users: ['alice'] } });
 const serviceOptions = resolveServiceOptions('test', config.services, services);
 
 /** The app as the server builds it, on the Redis at `url`. */
@@ -93,6 +93,14 @@ describe('while Redis is down', () => {
       expect((await outage.app.request('/sleep/abc', auth)).status).toBe(400);
       expect((await outage.app.request('/sleep/1', auth)).status).toBe(503);
       expect((await outage.app.request('/sleep/abc', { headers: { Authorization: basic('alice', 'guess') } })).status).toBe(503);
+      // The dashboard's API, whose own error handler would put Redis' message in the body.
+      const board = await outage.app.request('/admin/queues/api/queues', auth);
+      expect(board.status).toBe(503);
+      expect(board.headers.get('Retry-After')).toBe('5');
+      expect(board.headers.get('X-Request-Id')).toBeTruthy();
+      const text = await board.text();
+      expect(JSON.parse(text)).toEqual({ msg: 'service temporarily unavailable, try again shortly', status: 503 });
+      expect(board.headers.get('Content-Length') ?? String(text.length)).toBe(String(text.length));
     } finally {
       await outage.close();
       await redis.stop();
