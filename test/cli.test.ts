@@ -1,5 +1,5 @@
 // The command line as a user runs it: real processes, exit codes, what they print.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
@@ -41,6 +41,40 @@ describe('hash-password', () => {
     expect(long.stderr).toContain('over 72 bytes');
     expect(long.stdout).toBe('');
   });
+
+  // On a terminal it asks twice and echoes nothing; util-linux `script` gives it a pseudo-terminal.
+  const hasScript = !spawnSync('script', ['--version']).error;
+  function onTerminal(answers: string[]): Promise<{ code: number | null; output: string }> {
+    const command = `${process.execPath} --import tsx src/cli.ts hash-password --cost 4`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    const prompts = ['Password: ', 'Repeat password: '];
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      // Answer each prompt once it is on the screen, as a person would.
+      while (prompts.length > 0 && output.includes(prompts[0]!) && answers.length > 0) {
+        prompts.shift();
+        child.stdin.write(`${answers.shift()}\r`);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    return new Promise((resolve) => child.once('exit', (code) => resolve({ code, output })));
+  }
+
+  it.skipIf(!hasScript)('on a terminal asks twice without echoing the password', async () => {
+    const { code, output } = await onTerminal(['tty-secret-1', 'tty-secret-1']);
+    expect(code).toBe(0);
+    expect(output).toContain('Repeat password: ');
+    expect(output).not.toContain('tty-secret-1');
+    const hash = output.match(/\$2[aby]\$04\$[./A-Za-z0-9]{53}/)![0];
+    expect(bcrypt.compareSync('tty-secret-1', hash)).toBe(true);
+
+    const mismatch = await onTerminal(['tty-secret-1', 'tty-secret-2']);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.output).toContain('the passwords do not match');
+    expect(mismatch.output).not.toMatch(/\$2[aby]\$/);
+  }, 30_000);
 });
 
 describe('check-config', () => {
