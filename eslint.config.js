@@ -11,4 +11,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The service contract's promise, checked: a service cannot tell a test, a worker or the CLI apart.
+    files: ['src/services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['hono', 'hono/*', '@hono/*', 'bullmq', 'ioredis', '@bull-board/*'],
+          message: 'A service imports nothing from the HTTP server or the queue; see src/services/README.md.',
+        }],
+      }],
+    },
+  },
 );
