@@ -1,7 +1,7 @@
 // The routes src/routes.ts does not add, described for /openapi.json: one entry per route.
 // Service routes need no entry: they are described from the services' own schemas.
 
-import type { ParameterName, ResponseName, SchemaName } from './openapi.js';
+import type { ParameterName, ResponseName, SchemaName } from './openapi-components.js';
 
 /** A response from `components.responses` in openapi.ts, or one described here: a JSON schema's name or a media type. */
 export type Answer = ResponseName | { description: string; json?: SchemaName; type?: string };
