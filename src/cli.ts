@@ -85,9 +85,10 @@ program
     if (kind !== 'server' && kind !== 'worker') throw new ConfigError(`--kind must be server or worker, not "${kind}"`);
     // The same loader as the entry points, so ENVIRONMENT, REDIS_URL and the rest count here too.
     const env = { ...process.env, CONFIG_FILENAME: file };
-    const { config } = kind === 'server' ? loadServerConfig(env) : loadWorkerConfig(env);
+    const { config, notes } = kind === 'server' ? loadServerConfig(env) : loadWorkerConfig(env);
     resolveServiceOptions(file, config.services, services);
     if ('httpauth' in config) reportHashes(file, config.httpauth);
+    for (const note of notes) process.stdout.write(`${file}: ${note}\n`);
     process.stdout.write(`${file}: a valid ${kind} config\n`);
   });
 

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { createApp } from './core/app.js';
+import { CELERY_WARNING } from './core/celery-config.js';
 import { jsonClientErrors } from './core/client-errors.js';
 import { loadServerConfig, resolveServiceOptions } from './core/config.js';
 import { drainable } from './core/http-drain.js';
@@ -14,9 +15,10 @@ import { routes } from './routes.js';
 import { services } from './services/index.js';
 
 main(async () => {
-  const { file, config } = loadServerConfig();
+  const { file, config, notes } = loadServerConfig();
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'server');
+  if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   // The server starts even when Redis is down: task routes and /readyz answer 503 until it is back.
   const redis = connect(config.redis_url, FAIL_FAST);
   watchRedis(redis, log);

@@ -121,6 +121,27 @@ describe('check-config', () => {
     expect(plaintext.stderr).toMatch(/httpauth\.alice: not a recognised password hash .*npm run hash-password/);
   });
 
+  it("accepts the Python version's config files unchanged and says how their celery block is read", () => {
+    const celery = 'celery:\n  broker_url: redis://localhost:6379\n  result_backend: redis://localhost:6379\n  result_expires: 60\n';
+    const server = writeYaml(
+      `---\n${celery}\nhttpauth:\n  myuser: "pbkdf2:sha256:260000$wyq8Mr00ETYzCfQn$166386b90bdb3b65856c25ada6787c4dc49e21b28947bdcd96caac986a0a8037"\n`,
+      'server_config.yaml',
+    );
+    const worker = writeYaml(`---\n${celery}`, 'worker_config.yaml');
+    const env = { ENVIRONMENT: '', REDIS_URL: '' };
+    const checked = run(['src/cli.ts', 'check-config', server], '', env);
+    expect(checked.stderr).toBe('');
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(`${server}: celery.broker_url: used as redis_url\n`);
+    expect(checked.stdout).toContain(`${server}: celery.result_expires: used as result_ttl\n`);
+    expect(checked.stdout).toContain(`${server}: celery.result_backend: ignored`);
+    expect(checked.stdout).toContain(`${server}: a valid server config`);
+    const workerChecked = run(['src/cli.ts', 'check-config', worker], '', env);
+    expect(workerChecked.code).toBe(0);
+    expect(workerChecked.stdout).toContain(`${worker}: celery.broker_url: used as redis_url\n`);
+    expect(workerChecked.stdout).toContain(`${worker}: a valid worker config`);
+  });
+
   it('exits 1 and says exactly what is wrong', () => {
     const file = writeYaml({ httpauth: HASHES, port: 'eighty', services: { sleep: { max_sleep_seconds: -1 } } });
     const { code, stderr } = run(['src/cli.ts', 'check-config', file]);

@@ -82,6 +82,49 @@ describe('worker config', () => {
   });
 });
 
+describe("the Python version's celery block", () => {
+  const celery = { broker_url: 'redis://broker:6379', result_backend: 'redis://broker:6379', result_expires: 60, task_serializer: 'json' };
+
+  it('reads broker_url as redis_url and result_expires as result_ttl, and says what it ignored', () => {
+    const { config, notes } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ celery, httpauth: { alice: hash } }) });
+    expect(config).toMatchObject({ redis_url: 'redis://broker:6379', result_ttl: 60 });
+    expect(notes).toEqual([
+      'celery.broker_url: used as redis_url',
+      'celery.result_backend: ignored (results live in the Redis of redis_url)',
+      'celery.result_expires: used as result_ttl',
+      'celery.task_serializer: ignored',
+    ]);
+    const worker = loadWorkerConfig({ CONFIG_FILENAME: writeYaml({ celery }) });
+    expect(worker.config.redis_url).toBe('redis://broker:6379');
+    expect(worker.notes).toContain('celery.result_expires: ignored (the server reads it, as result_ttl)');
+  });
+
+  it('lets our own keys in the file win over it, and the environment win over both', () => {
+    const file = writeYaml({ celery, redis_url: 'redis://ours:6379', result_ttl: 120, httpauth: { alice: hash } });
+    const ours = loadServerConfig({ CONFIG_FILENAME: file });
+    expect(ours.config).toMatchObject({ redis_url: 'redis://ours:6379', result_ttl: 120 });
+    expect(ours.notes).toContain('celery.broker_url: ignored, the file sets redis_url');
+    const env = loadServerConfig({ CONFIG_FILENAME: writeYaml({ celery, httpauth: { alice: hash } }), REDIS_URL: 'redis://env:6379' });
+    expect(env.config).toMatchObject({ redis_url: 'redis://env:6379', result_ttl: 60 });
+    expect(env.notes).toContain('celery.broker_url: used as redis_url (overridden by the environment)');
+    expect(loadWorkerConfig({ CONFIG_FILENAME: writeYaml({ celery }), REDIS_URL: 'redis://env:6379' }).config.redis_url).toBe('redis://env:6379');
+  });
+
+  it('checks broker_url and result_expires as our keys, naming them under celery', () => {
+    const server = writeYaml({ celery: { broker_url: 'amqp://guest@rabbit//', result_expires: 'soon' }, httpauth: { alice: hash } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: server }));
+    expect(message).toContain(`${server}: celery.broker_url: must start with redis:// or rediss://`);
+    expect(message).toContain(`${server}: celery.result_expires: Invalid input: expected number`);
+    expect(message).not.toContain('redis_url');
+    const worker = writeYaml({ celery: { broker_url: 'amqp://guest@rabbit//' } });
+    expect(errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: worker }))).toBe(`${worker}: celery.broker_url: must start with redis:// or rediss://`);
+  });
+
+  it('notes nothing for a file without one', () => {
+    expect(loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }) }).notes).toEqual([]);
+  });
+});
+
 describe('service options', () => {
   it('validates each service block with its own schema and fills its defaults', () => {
     const options = resolveServiceOptions('f.yaml', { sleep: { max_sleep_seconds: 10 } }, services);

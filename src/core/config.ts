@@ -2,12 +2,22 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { fromCelery } from './celery-config.js';
 import { LOG_LEVELS } from './logger.js';
 import { EXAMPLE_HASH, parseHash } from './password-hash.js';
 import type { Service } from './service.js';
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+const resultTtl = z.number().int().positive();
+
+/** The Python ancestor's `celery:` block: broker_url and result_expires are checked as our keys, the rest ignored. */
+const celery = {
+  server: z.looseObject({ broker_url: redisUrl.optional(), result_expires: resultTtl.optional() }),
+  worker: z.looseObject({ broker_url: redisUrl.optional() }),
+};
+
 const common = {
-  redis_url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  redis_url: redisUrl.default('redis://127.0.0.1:6379'),
   /** Key prefix for every queue; use a hash tag such as "{tasks}" on Redis Cluster. */
   queue_prefix: z.string().min(1).default('bull'),
   log_level: z.enum(LOG_LEVELS).default('info'),
@@ -40,7 +50,7 @@ export const serverConfigSchema = z.strictObject({
   /** Largest request body in bytes; larger ones get 413. */
   body_limit: z.number().int().positive().default(1024 * 1024),
   /** Seconds a finished task's status and result stay readable. */
-  result_ttl: z.number().int().positive().default(3600),
+  result_ttl: resultTtl.default(3600),
   /** Whether GET /metrics asks for an httpauth user, like the task routes. */
   metrics_auth: z.boolean().default(true),
   /** Seconds between keep-alive comments on GET /tasks/:id/events, so proxies keep a quiet stream open. */
@@ -54,6 +64,8 @@ export const serverConfigSchema = z.strictObject({
       read_only: z.boolean().default(true),
     })
     .prefault({}),
+  /** Read for the ancestor's config files (docs/migrating-from-python.md). */
+  celery: celery.server.optional(),
 }).superRefine(({ dashboard, httpauth, environment }, ctx) => {
   const make = 'make one with: npm run hash-password';
   for (const [user, hash] of Object.entries(httpauth)) {
@@ -91,6 +103,8 @@ export const workerConfigSchema = z.strictObject({
   stalled_interval: z.number().positive().default(10),
   /** Times a task may lose its worker and run again before it fails for good. */
   max_stalled: z.number().int().min(0).default(1),
+  /** Read for the ancestor's config files (docs/migrating-from-python.md). */
+  celery: celery.worker.optional(),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -135,13 +149,23 @@ export function parseConfig<S extends z.ZodType>(schema: S, file: string, raw: u
 
 type Env = Record<string, string | undefined>;
 
-/** Environment overrides the file: REDIS_URL, PORT and ENVIRONMENT (server), HEALTH_PORT (worker), LOG_LEVEL. */
-function applyEnv(raw: unknown, env: Env, keys: Record<string, string>): Record<string, unknown> {
-  const merged: Record<string, unknown> = raw && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw } : { '': raw };
-  for (const [key, name] of Object.entries(keys)) {
-    if (env[name] !== undefined && env[name] !== '') merged[key] = env[name];
-  }
-  return merged;
+/** A loaded config; `notes` say how a `celery:` block was read, for the entry point to log. */
+export interface Loaded<C> {
+  file: string;
+  config: C;
+  notes: string[];
+}
+
+/**
+ * Environment overrides the file (and its celery block): REDIS_URL, PORT and ENVIRONMENT (server),
+ * HEALTH_PORT (worker), LOG_LEVEL.
+ */
+function applyEnv(raw: unknown, env: Env, keys: Record<string, string>, kind: keyof typeof celery): { raw: unknown; notes: string[] } {
+  const overridden = new Set(Object.keys(keys).filter((key) => env[keys[key]] !== undefined && env[keys[key]] !== ''));
+  const { raw: mapped, notes } = fromCelery(raw, kind, celery[kind], overridden);
+  const merged: Record<string, unknown> = mapped && typeof mapped === 'object' && !Array.isArray(mapped) ? { ...mapped } : { '': mapped };
+  for (const key of overridden) merged[key] = env[keys[key]];
+  return { raw: merged, notes };
 }
 
 export function configFile(kind: 'server' | 'worker', env: Env): { file: string; explicit: boolean } {
@@ -149,17 +173,17 @@ export function configFile(kind: 'server' | 'worker', env: Env): { file: string;
   return { file: explicit ? env.CONFIG_FILENAME! : `${kind}_config.yaml`, explicit };
 }
 
-export function loadServerConfig(env: Env = process.env): { file: string; config: ServerConfig } {
+export function loadServerConfig(env: Env = process.env): Loaded<ServerConfig> {
   const { file } = configFile('server', env);
-  const raw = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL', environment: 'ENVIRONMENT' });
-  return { file, config: parseConfig(serverConfigSchema, file, raw) };
+  const { raw, notes } = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL', environment: 'ENVIRONMENT' }, 'server');
+  return { file, config: parseConfig(serverConfigSchema, file, raw), notes };
 }
 
 /** A worker runs on defaults when no file is named and `worker_config.yaml` is absent. */
-export function loadWorkerConfig(env: Env = process.env): { file: string; config: WorkerConfig } {
+export function loadWorkerConfig(env: Env = process.env): Loaded<WorkerConfig> {
   const { file, explicit } = configFile('worker', env);
-  const raw = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL', health_port: 'HEALTH_PORT' });
-  return { file, config: parseConfig(workerConfigSchema, file, raw) };
+  const { raw, notes } = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL', health_port: 'HEALTH_PORT' }, 'worker');
+  return { file, config: parseConfig(workerConfigSchema, file, raw), notes };
 }
 
 /** Validates `services.<name>` against each service's options schema; returns options by service name. */

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import { watchRevokes } from './cancel.js';
+import { CELERY_WARNING } from './celery-config.js';
 import { loadWorkerConfig, resolveServiceOptions } from './config.js';
 import { createLogger } from './logger.js';
 import { connect } from './queue.js';
@@ -15,10 +16,11 @@ import { serveWorkerHealth } from './worker-health.js';
 
 /** Runs a worker for the services of `registry`, a module URL whose `services` export lists them. */
 export async function runWorker(registry: string): Promise<void> {
-  const { file, config } = loadWorkerConfig();
+  const { file, config, notes } = loadWorkerConfig();
   const { services } = (await import(registry)) as { services: readonly Service[] };
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'worker');
+  if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   const mine = services.filter((s) => queueOf(s) === config.queue);
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
