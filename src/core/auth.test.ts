@@ -1,4 +1,6 @@
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { serve, type ServerType } from '@hono/node-server';
 import bcrypt from 'bcryptjs';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -13,12 +15,14 @@ import { TaskQueues } from './queue.js';
 const prefix = uniquePrefix();
 let redis: Redis;
 const queues: TaskQueues[] = [];
+const servers: ServerType[] = [];
 
 beforeAll(() => {
   redis = new Redis(redisUrl());
 });
 
 afterAll(async () => {
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   await Promise.all(queues.map((q) => q.close()));
   await deletePrefix(redisUrl(), prefix);
   redis.disconnect();
@@ -36,6 +40,18 @@ function appWith(httpauth: Record<string, string>, auth: object = {}, queuePrefi
   // A route that reaches the service's validation but needs no Redis: 400 once authenticated.
   const request = async (user: string, password: string) => app.request('/sleep/abc', { headers: { Authorization: basic(user, password) } });
   return { app, request, lines };
+}
+
+/** The app listening, behind a trusted proxy (this test) that names the client in X-Forwarded-For. */
+async function listening(httpauth: Record<string, string>, auth: object) {
+  const { app } = appWith(httpauth, { ...auth, trusted_proxies: ['127.0.0.1'] });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  });
+  servers.push(server);
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return (user: string, password: string, from: string) =>
+    fetch(`${base}/sleep/abc`, { headers: { Authorization: basic(user, password), 'X-Forwarded-For': from } }).then((r) => r.status);
 }
 
 async function timed(fn: () => Promise<Response>): Promise<{ ms: number; status: number }> {
@@ -121,6 +137,28 @@ describe('brute-force limits', () => {
     expect((await request('alice', 'x')).status).toBe(401);
     expect((await request('alice', 'y')).status).toBe(401);
     expect((await request('alice', 'pw')).status).toBe(429);
+  });
+
+  it('lets a user who proved the password from an address keep working there while a guesser blocks the user name', async () => {
+    const login = await listening({ alice: bcrypt.hashSync('pw', 4), bob: bcrypt.hashSync('bob-pw', 4) }, { max_failures: 3, failure_window: 30 });
+    const [A, B, C, D] = ['198.51.100.1', '203.0.113.66', '198.51.100.3', '198.51.100.4'];
+    // Authenticated requests to /sleep/abc answer 400 (bad input); 401 and 429 come before.
+    expect(await login('alice', 'pw', A)).toBe(400);
+    expect(await login('alice', 'pw', D)).toBe(400);
+    for (const guess of ['x', 'y', 'z']) expect(await login('alice', guess, B)).toBe(401);
+    // The guesser's own address and the user name are now blocked.
+    expect(await login('alice', 'q', B)).toBe(429);
+    expect(await login('alice', 'pw', B)).toBe(429);
+    expect(await login('bob', 'bob-pw', B)).toBe(429);
+    // Alice, from where she proved the password, is unaffected.
+    for (let i = 0; i < 3; i++) expect(await login('alice', 'pw', A)).toBe(400);
+    expect(await login('alice', 'pw', D)).toBe(400);
+    // From a new address the right password is refused like a wrong one: no oracle for the guesser.
+    expect(await login('alice', 'pw', C)).toBe(429);
+    expect(await login('alice', 'w', C)).toBe(429);
+    // A wrong password from Alice's address gets no hash check either.
+    expect(await login('alice', 'w', A)).toBe(429);
+    expect(await login('bob', 'bob-pw', C)).toBe(400);
   });
 
   it('blocks a cached login too once the limit is reached, so a blocked client cannot test guesses against the cache', async () => {

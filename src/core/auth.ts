@@ -26,9 +26,12 @@ function dummyFor(hashes: PasswordHash[]): PasswordHash {
 }
 
 /**
- * Checks the request's credentials; sets `user` on success. A client that is not in the credential
- * cache is first counted against the brute-force limits (429), then checked against the hash (401 on failure).
- * A cached client costs an HMAC and no Redis call, unless this process knows the address or user is blocked.
+ * Checks the request's credentials; sets `user` on success. A client whose credentials the cache does
+ * not hold as verified from its address is first counted against the brute-force limits (429), then
+ * checked against the hash (401 on failure), unless the cache holds them from another address.
+ * A client the cache holds from its own address costs an HMAC and no Redis call, and passes a per-user
+ * block: it has proven the password, so an attacker elsewhere cannot lock it out. Its address's block
+ * (as far as this process has seen it) still refuses it.
  */
 export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
   const { httpauth, realm, auth } = config;
@@ -44,13 +47,17 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
   const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
   const tooMany = (seconds: number) => new ApiError(429, 'too many failed logins, try again later', undefined, { 'Retry-After': String(seconds) });
 
-  /** Counts the attempt, then checks the hash; throws the 429 or 401 to answer. */
-  async function check(username: string, password: string, address: string, log: Logger): Promise<void> {
+  /**
+   * Counts the attempt, then checks the hash (not when `known`: the cache holds the credentials as
+   * verified from another address); throws the 429 or 401 to answer. A new address is counted even for
+   * known credentials, so that 429 or not during a per-user block tells nothing about a guess.
+   */
+  async function check(username: string, password: string, address: string, known: boolean, log: Logger): Promise<void> {
     // Redis down: this login cannot be counted, so it is refused (503) rather than let guesses go unlimited.
     const attempt = await limiter.attempt(address, username);
     if (attempt.refused) throw tooMany(attempt.wait);
     const hash = hashes.get(username);
-    const ok = await verifyPassword(password, hash ?? dummy);
+    const ok = known || (await verifyPassword(password, hash ?? dummy));
     if (!ok || !hash) {
       const user = username.slice(0, 100);
       log.warn({ user, address }, 'authentication failed');
@@ -58,7 +65,7 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
       if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
       throw new ApiError(401, 'unauthorized', undefined, challenge);
     }
-    cache.add(username, password);
+    cache.add(username, password, address);
     // Not awaited: the login stands either way; a give-back lost to a Redis outage costs one attempt.
     attempt.succeeded().catch(() => {});
   }
@@ -73,17 +80,18 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
     const { username, password } = credentials;
     const address = addressOf(c);
 
-    if (cache.get(username, password) === undefined) {
+    const verified = cache.get(username, password, address);
+    if (verified?.here) {
+      const wait = limiter.knownBlocked(address);
+      if (wait) throw tooMany(wait);
+    } else {
       const key = `${address} ${cache.digest(username, password)}`;
       let pending = checking.get(key);
       if (!pending) {
-        pending = check(username, password, address, c.get('log')).finally(() => checking.delete(key));
+        pending = check(username, password, address, verified !== undefined, c.get('log')).finally(() => checking.delete(key));
         checking.set(key, pending);
       }
       await pending;
-    } else {
-      const wait = limiter.knownBlocked(address, username);
-      if (wait) throw tooMany(wait);
     }
     c.set('user', username);
     return next();

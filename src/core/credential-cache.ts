@@ -9,14 +9,31 @@ export interface CredentialCacheOptions {
   size: number;
 }
 
+/** Addresses remembered per credential, the most recent kept: enough for a user's devices, and bounded. */
+export const ADDRESSES_PER_ENTRY = 16;
+
+interface Entry {
+  username: string;
+  /** Client addresses the credentials were verified from, oldest first. */
+  addresses: string[];
+}
+
+/** A cache hit: `here` when the credentials were verified from the asking address. */
+export interface Verified {
+  username: string;
+  here: boolean;
+}
+
 /**
  * Only successful checks go in, under HMAC(username, password) with a key made at start-up and kept in
  * memory only: the cache holds no password and nothing an attacker could test guesses against offline,
  * and a wrong password can never be found in it. It lives as long as the process (and its config).
+ * Each entry also remembers which client addresses proved the password, so a per-user brute-force
+ * block can spare them (docs/authentication.md).
  */
 export class CredentialCache {
   private readonly key = randomBytes(32);
-  private readonly entries: LRUCache<string, string>;
+  private readonly entries: LRUCache<string, Entry>;
   private readonly enabled: boolean;
 
   constructor({ ttl, size }: CredentialCacheOptions) {
@@ -30,12 +47,21 @@ export class CredentialCache {
     return createHmac('sha256', this.key).update(JSON.stringify([username, password])).digest('base64');
   }
 
-  /** The user name when these exact credentials were verified within the TTL. */
-  get(username: string, password: string): string | undefined {
-    return this.entries.get(this.digest(username, password));
+  /** Set when these exact credentials were verified within the TTL, from `address` or elsewhere. */
+  get(username: string, password: string, address: string): Verified | undefined {
+    const entry = this.entries.get(this.digest(username, password));
+    return entry && { username: entry.username, here: entry.addresses.includes(address) };
   }
 
-  add(username: string, password: string): void {
-    if (this.enabled) this.entries.set(this.digest(username, password), username);
+  /** Records credentials verified from `address`; an address added later does not extend their TTL. */
+  add(username: string, password: string, address: string): void {
+    if (!this.enabled) return;
+    const digest = this.digest(username, password);
+    const entry = this.entries.get(digest);
+    if (!entry) {
+      this.entries.set(digest, { username, addresses: [address] });
+      return;
+    }
+    entry.addresses = [...entry.addresses.filter((a) => a !== address), address].slice(-ADDRESSES_PER_ENTRY);
   }
 }

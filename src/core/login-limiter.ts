@@ -56,24 +56,31 @@ export type Attempt =
     };
 
 export class LoginLimiter {
-  /** Blocks seen by this process, counter key -> when it ends: a cached login is refused without Redis. */
+  /** Address blocks seen by this process, counter key -> when it ends: a cached login is refused without Redis. */
   private readonly known = new LRUCache<string, number>({ max: 10_000 });
 
   constructor(private readonly options: LoginLimiterOptions) {}
 
+  private addressKey(address: string): string {
+    return `${this.options.prefix}:auth-failures:address:${address}`;
+  }
+
   private keys(address: string, username: string): [string, string] {
     // Hostile clients send any user name; a long one is hashed so the key stays small.
     const user = username.length <= 100 ? username : `sha256:${createHash('sha256').update(username).digest('hex')}`;
-    return [`${this.options.prefix}:auth-failures:address:${address}`, `${this.options.prefix}:auth-failures:user:${user}`];
+    return [this.addressKey(address), `${this.options.prefix}:auth-failures:user:${user}`];
   }
 
   private remember(key: string, ms: number): void {
     if (ms > 0) this.known.set(key, Date.now() + ms, { ttl: ms });
   }
 
-  /** Seconds until this address and user may try again, as this process last saw it; no Redis call. */
-  knownBlocked(address: string, username: string): number | undefined {
-    const until = Math.max(0, ...this.keys(address, username).map((key) => this.known.get(key) ?? 0));
+  /**
+   * Seconds until this address may try again, as this process last saw it; no Redis call. Only the
+   * address: a per-user block spares a client that proved the password from its address.
+   */
+  knownBlocked(address: string): number | undefined {
+    const until = this.known.get(this.addressKey(address)) ?? 0;
     return until > Date.now() ? Math.ceil((until - Date.now()) / 1000) : undefined;
   }
 
@@ -83,15 +90,15 @@ export class LoginLimiter {
     const { maxFailures, window } = this.options;
     const reply = (await this.options.redis.eval(ATTEMPT, 2, ...keys, maxFailures, window)) as number[];
     if (reply[0] === 0) {
-      keys.forEach((key, i) => this.remember(key, reply[1 + i]));
+      this.remember(keys[0], reply[1]);
       return { refused: true, wait: Math.max(1, Math.ceil(Math.max(reply[1], reply[2]) / 1000)) };
     }
     return {
       refused: false,
       failed: () => {
-        // Refuse cached logins for a blocked address or user here too, without asking Redis.
         const blocks = keys.map((key, i) => (reply[1 + i] >= maxFailures ? reply[3 + i] : 0));
-        keys.forEach((key, i) => this.remember(key, blocks[i]));
+        // Refuse cached logins from a blocked address here too, without asking Redis.
+        this.remember(keys[0], blocks[0]);
         const ms = Math.max(...blocks);
         return ms > 0 ? Math.ceil(ms / 1000) : undefined;
       },
