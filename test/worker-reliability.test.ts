@@ -1,13 +1,13 @@
 // Real worker processes on a real Redis: killed and stopped workers, CPU-bound, runaway, revoked and
 // worker-killing tasks. Each test has its own key prefix, so its workers see only its tasks.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { revoke } from '../src/core/cancel.js';
+import { revoke, revokeChannel } from '../src/core/cancel.js';
 import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
+import { startPrivateRedis } from '../scripts/private-redis.js';
 import { services } from './fixtures/services.js';
 import { deletePrefix, eventually, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
 
@@ -28,14 +28,18 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-/** A queue of its own, and a way to start workers on it with the test services and `config`. */
-function setup(config: Record<string, unknown> = {}) {
+/**
+ * A queue of its own, and a way to start workers on it with the test services and `config`. `own` is a
+ * test's private Redis, which that test closes itself.
+ */
+function setup(config: Record<string, unknown> = {}, own?: { url: string; connection: Redis }) {
   const prefix = uniquePrefix();
-  const tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 600, services });
-  opened.push({ tasks, prefix });
-  const file = writeYaml({ queue_prefix: prefix, ...config }, 'worker_config.yaml');
-  const startWorker = async ({ wait = true } = {}) => {
-    const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: redisUrl() });
+  const url = own?.url ?? redisUrl();
+  const tasks = new TaskQueues({ connection: own?.connection ?? redis, prefix, resultTtl: 600, services });
+  if (!own) opened.push({ tasks, prefix });
+  const startWorker = async ({ wait = true, queue = 'tasks' } = {}) => {
+    const file = writeYaml({ queue_prefix: prefix, queue, ...config }, 'worker_config.yaml');
+    const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: url });
     started.push(proc);
     if (wait) await proc.waitFor(/worker started/);
     return proc;
@@ -47,7 +51,7 @@ function setup(config: Record<string, unknown> = {}) {
       const s = await status(id);
       return states.includes(s.task_status) ? s : undefined;
     }, ms);
-  const job = async (id: string) => (await Job.fromId(tasks.queues.get('tasks')!, id))!;
+  const job = async (id: string) => (await tasks.find(id))!.job;
   return { tasks, startWorker, submit, status, reaches, job };
 }
 
@@ -67,6 +71,20 @@ describe('a worker killed mid-task', () => {
     expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 3 seconds' });
     expect((await job(id)).stalledCounter).toBe(1);
   });
+
+  it('with the default lock settings, has it finished again within 30 s of the kill', async () => {
+    const { startWorker, submit, reaches } = setup();
+    const first = await startWorker();
+    const id = await submit('sleep', { seconds: 2 });
+    await reaches(id, ['STARTED']);
+    first.child.kill('SIGKILL');
+    const killed = Date.now();
+    await first.exited;
+    await startWorker();
+    const final = await reaches(id, FINAL, 45_000);
+    expect(final).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 2 seconds' });
+    expect(Date.parse(final.finished_at!) - killed).toBeLessThan(30_000);
+  }, 60_000);
 
   it('fails a task that kills its worker every time, saying so, instead of leaving it STARTED', async () => {
     const { startWorker, submit, status } = setup({ ...FAST_RECOVERY, max_stalled: 1 });
@@ -156,6 +174,14 @@ describe('deadlines, retries and cancellation', () => {
     expect(worker.child.exitCode).toBeNull();
   });
 
+  it('stops a service that declares no timeout at the worker\'s default_timeout', async () => {
+    const { startWorker, submit, reaches } = setup({ default_timeout: 1 });
+    expect(services.find((s) => s.name === 'sleep')!.timeout).toBeUndefined();
+    await startWorker();
+    const id = await submit('sleep', { seconds: 30 });
+    expect(await reaches(id, FINAL, 20_000)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s' });
+  });
+
   it('retries a failing task as its service says, and shows the attempts', async () => {
     const { startWorker, submit, reaches } = setup();
     await startWorker();
@@ -172,15 +198,18 @@ describe('deadlines, retries and cancellation', () => {
     expect(final.error).toMatch(/^invalid input: file:/);
   });
 
-  it('aborts a running task on cancel, on whichever worker runs it, and goes on to the next task', async () => {
+  it('aborts a running task on cancel, on whichever worker runs it, within seconds, and goes on to the next task', async () => {
     const { tasks, startWorker, submit, reaches, job } = setup();
     await startWorker();
     const id = await submit('sleep', { seconds: 60 });
     await reaches(id, ['STARTED']);
     const next = await submit('maths', { a: 2, b: 2 });
+    const deleted = Date.now();
     expect(await revoke(tasks, id, 'alice')).toMatchObject({ task_status: 'REVOKED' });
-    // The 60-second sleep stopped: the next task finishes long before it would have.
+    // The sleep honours ctx.signal, so its run ends: the worker, one task at a time, then runs the next.
     expect(await reaches(next, FINAL, 20_000)).toMatchObject({ task_status: 'SUCCESS', task_result: 104 });
+    // Generous for a loaded machine; without the cancel message the sleep would hold the worker for 60 s.
+    expect(Date.now() - deleted).toBeLessThan(3000);
     expect((await reaches(id, FINAL)).task_status).toBe('REVOKED');
     expect((await job(id)).failedReason).toBe('revoked');
   });
@@ -194,5 +223,60 @@ describe('deadlines, retries and cancellation', () => {
     const next = await submit('maths', { a: 2, b: 3 });
     await revoke(tasks, id, 'alice');
     expect(await reaches(next, FINAL, 20_000)).toMatchObject({ task_status: 'SUCCESS', task_result: 105 });
+  });
+});
+
+describe('a revoke published while the worker is cut off from it', () => {
+  it('stops the running task once the worker reconnects', async () => {
+    // A Redis of its own: the test cuts a connection and turns new ones away, which would disturb other tests.
+    const own = await startPrivateRedis();
+    const connection = new Redis(own.url);
+    const { tasks, startWorker, submit, reaches, status, job } = setup({}, { url: own.url, connection });
+    try {
+      const worker = await startWorker();
+      const id = await submit('sleep', { seconds: 60 });
+      await reaches(id, ['STARTED']);
+      const next = await submit('maths', { a: 3, b: 3 });
+      // The worker's revoke subscriber is the one subscribed connection; cut it, and refuse its reconnects.
+      const clients = String(await connection.client('LIST')).trim().split('\n');
+      const subscribers = clients.filter((line) => /\bsub=[1-9]/.test(line));
+      expect(subscribers).toHaveLength(1);
+      await connection.config('SET', 'maxclients', String(clients.length - 1));
+      await connection.client('KILL', 'ID', /\bid=(\d+)/.exec(subscribers[0])![1]);
+      expect(await connection.pubsub('NUMSUB', revokeChannel(tasks.prefix))).toEqual([revokeChannel(tasks.prefix), 0]);
+
+      expect(await revoke(tasks, id, 'alice')).toMatchObject({ task_status: 'REVOKED' });
+      // Nobody heard it: the sleep runs on.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect((await tasks.find(id))!.state).toBe('STARTED');
+
+      await connection.config('SET', 'maxclients', '10000');
+      const reconnected = Date.now();
+      expect(await reaches(next, FINAL, 20_000)).toMatchObject({ task_status: 'SUCCESS', task_result: 106 });
+      expect(Date.now() - reconnected).toBeLessThan(5000);
+      expect((await status(id)).task_status).toBe('REVOKED');
+      expect((await job(id)).failedReason).toBe('revoked');
+      expect(worker.output()).toMatch(/stopping the task: revoked/);
+    } finally {
+      await Promise.all(started.splice(0).map((w) => w.stop('SIGKILL')));
+      await tasks.close();
+      connection.disconnect();
+      await own.stop();
+    }
+  });
+});
+
+describe('per-queue workers', () => {
+  it('run the services of their own queue only', async () => {
+    const { startWorker, submit, reaches, job } = setup();
+    const [light, heavy] = await Promise.all([startWorker(), startWorker({ queue: 'heavy' })]);
+    const lightIds = await Promise.all([1, 2, 3].map((a) => submit('maths', { a, b: 1 })));
+    const heavyIds = await Promise.all([1, 2, 3].map((n) => submit('heavy', { n })));
+    for (const id of [...lightIds, ...heavyIds]) expect((await reaches(id, FINAL)).task_status).toBe('SUCCESS');
+    // BullMQ stores the name of the worker that ran each job; workers name themselves host:pid.
+    const ranOn = async (ids: string[]) => new Set(await Promise.all(ids.map(async (id) => (await job(id)).processedBy)));
+    expect(await ranOn(lightIds)).toEqual(new Set([`${hostname()}:${light.child.pid}`]));
+    expect(await ranOn(heavyIds)).toEqual(new Set([`${hostname()}:${heavy.child.pid}`]));
+    expect(heavy.output()).toMatch(/"services":\["heavy"\]/);
   });
 });

@@ -42,14 +42,24 @@ export async function revoke(tasks: TaskQueues, id: string, owner: string): Prom
 
 /**
  * Calls `onRevoke(id)` for every task revoked while it listens, on a connection of its own (a subscribed
- * connection can do nothing else); it subscribes in the background and again after each reconnect.
- * Returns a function that stops listening.
+ * connection can do nothing else). Pub/sub keeps nothing for a disconnected subscriber, so a revoke
+ * published while this connection was down is lost: after each (re)subscription `onSubscribed()` runs,
+ * for the caller to read the tombstones of what it runs. Returns a function that stops listening.
  */
-export function watchRevokes(redis: Redis, prefix: string, onRevoke: (id: string) => void): () => Promise<void> {
-  const subscriber = redis.duplicate();
+export function watchRevokes(
+  redis: Redis,
+  prefix: string,
+  onRevoke: (id: string) => void,
+  onSubscribed: () => void,
+): () => Promise<void> {
+  // Subscribed here rather than by ioredis' own resubscribe, to know when the subscription is live
+  // again: a revoke published after that reaches us, and one published before wrote its tombstone before.
+  const subscriber = redis.duplicate({ autoResubscribe: false });
   subscriber.on('error', () => {}); // the main connection's watchRedis reports outages
   subscriber.on('message', (_channel: string, id: string) => onRevoke(id));
-  subscriber.subscribe(revokeChannel(prefix)).catch(() => {});
+  subscriber.on('ready', () => {
+    subscriber.subscribe(revokeChannel(prefix)).then(onSubscribed, () => {});
+  });
   return async () => {
     await subscriber.quit().catch(() => subscriber.disconnect());
   };

@@ -26,6 +26,8 @@ export interface TaskProcessor {
   processor: Processor<TaskData>;
   /** Aborts the running task if it is `id`. */
   revoke(id: string): void;
+  /** Aborts the running task if it has been revoked: for revokes the worker may not have heard. */
+  recheck(): Promise<void>;
   /** Aborts the running task, which then goes back to the queue for another worker. */
   shutdown(): void;
 }
@@ -79,6 +81,15 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     processor,
     revoke: (id) => {
       if (current?.id === id) current.stop('revoked', 'revoked');
+    },
+    recheck: async () => {
+      const running = current;
+      if (!running) return;
+      try {
+        if ((await isRevoked(o.redis, o.prefix, running.id)) && current === running) running.stop('revoked', 'revoked');
+      } catch (err) {
+        o.log.warn({ task_id: running.id, err: (err as Error).message }, 'could not check whether the task was revoked');
+      }
     },
     shutdown: () => current?.stop('shutdown', 'the worker is shutting down'),
   };

@@ -54,7 +54,7 @@ export async function runWorker(registry: string): Promise<void> {
   });
   // Started now, so a broken registry stops the worker at once and the first task does not wait for it.
   await sandbox.ready();
-  const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke);
+  const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke, () => void tasks.recheck());
   worker.run().catch((err: unknown) => worker.emit('error', err as Error));
   await serveWorkerHealth(worker, config, log);
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
