@@ -73,7 +73,7 @@ describe('a worker killed mid-task', () => {
   });
 
   it('with the default lock settings, has it finished again within 30 s of the kill', async () => {
-    const { startWorker, submit, reaches } = setup();
+    const { startWorker, submit, reaches, job } = setup();
     const first = await startWorker();
     const id = await submit('sleep', { seconds: 2 });
     await reaches(id, ['STARTED']);
@@ -83,7 +83,9 @@ describe('a worker killed mid-task', () => {
     await startWorker();
     const final = await reaches(id, FINAL, 45_000);
     expect(final).toMatchObject({ task_status: 'SUCCESS', task_result: 'slept 2 seconds' });
+    // Worst case about 27 s: the lock lasts up to 15 s after the kill, the next stalled check comes up to 10 s later.
     expect(Date.parse(final.finished_at!) - killed).toBeLessThan(30_000);
+    expect((await job(id)).stalledCounter).toBe(1);
   }, 60_000);
 
   it('fails a task that kills its worker every time, saying so, instead of leaving it STARTED', async () => {

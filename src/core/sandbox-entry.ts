@@ -2,7 +2,7 @@
 // loop cannot stop the worker from renewing the task's lock, hearing a cancel, or killing it at a deadline.
 import { createRunner } from './dispatch.js';
 import { createLogger, type LogLevel } from './logger.js';
-import type { Service } from './service.js';
+import { queueOf, type Service } from './service.js';
 import type { ChildMessage, ParentMessage, SandboxSetup } from './sandbox.js';
 
 const setup = JSON.parse(process.env.SELFHOST_SANDBOX ?? '{}') as SandboxSetup;
@@ -16,7 +16,8 @@ process.on('SIGTERM', () => {});
 process.on('disconnect', () => process.exit(0));
 
 const { services } = (await import(setup.registry)) as { services: readonly Service[] };
-const run = createRunner(services, new Map(setup.options));
+// Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
+const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options));
 const log = createLogger(setup.logLevel as LogLevel, 'worker');
 let controller: AbortController | undefined;
 

@@ -3,9 +3,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError } from 'bullmq';
 
-/** Given to the child in its environment: which registry to load, how to log, each service's options. */
+/** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
 export interface SandboxSetup {
   registry: string;
+  queue: string;
   logLevel: string;
   options: [string, unknown][];
 }

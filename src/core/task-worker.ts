@@ -25,7 +25,7 @@ export async function runWorker(registry: string): Promise<void> {
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
 
-  const sandbox = new Sandbox({ registry, logLevel: config.log_level, options: [...serviceOptions] });
+  const sandbox = new Sandbox({ registry, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] });
   const tasks = taskProcessor({
     services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
     defaultTimeout: config.default_timeout, killAfter: config.kill_after, log,
