@@ -107,15 +107,19 @@ describe('brute-force limits', () => {
     expect(failed.map((r) => r.status)).toEqual([401, 401, 401]);
 
     for (const replica of [one, two]) {
-      const start = performance.now();
-      const res = await replica.request('alice', 'pw');
-      const ms = performance.now() - start;
-      expect(res.status).toBe(429);
-      expect(await res.json()).toEqual({ msg: 'too many failed logins, try again later', status: 429 });
-      const retry = Number(res.headers.get('Retry-After'));
-      expect(retry).toBeGreaterThan(0);
-      expect(retry).toBeLessThanOrEqual(30);
-      expect(ms).toBeLessThan(median(failed.map((r) => r.ms)) / 2);
+      const refused: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const start = performance.now();
+        const res = await replica.request('alice', 'pw');
+        refused.push(performance.now() - start);
+        expect(res.status).toBe(429);
+        expect(await res.json()).toEqual({ msg: 'too many failed logins, try again later', status: 429 });
+        const retry = Number(res.headers.get('Retry-After'));
+        expect(retry).toBeGreaterThan(0);
+        expect(retry).toBeLessThanOrEqual(30);
+      }
+      // No hash check: a refusal costs a fraction of a failed login (medians, so one slow moment does not count).
+      expect(median(refused)).toBeLessThan(median(failed.map((r) => r.ms)) / 2);
     }
     expect(one.lines.filter((l) => l.msg === 'authentication failed')).toHaveLength(3);
     expect(one.lines.find((l) => l.msg === 'authentication failed')).toMatchObject({ user: 'alice', address: 'unknown', level: 40 });
