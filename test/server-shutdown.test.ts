@@ -109,6 +109,8 @@ describe('server shutdown', () => {
     let text = (await reader.read()).value ?? '';
     expect(text).toContain('"task_status":"PENDING"');
 
+    // The wait was sent first, but on its own connection: give it time to reach the server before the signal.
+    await new Promise((r) => setTimeout(r, 500));
     server.child.kill('SIGTERM');
     const answer = await waiting;
     expect(answer.status).toBe(200);
