@@ -1,0 +1,212 @@
+// `npm run bench`: the real server and worker against bare Hono and BullMQ baselines measured in the same run,
+// on a private Redis. Each figure is the median of --rounds rounds; each round alternates which side goes first.
+// `--quick` is the smoke run the test suite uses: a few seconds, figures too noisy to read anything from.
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import bcrypt from 'bcryptjs';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { stringify } from 'yaml';
+import { freePort, startPrivateRedis } from '../scripts/private-redis.js';
+import { execFileSync } from 'node:child_process';
+import { peakRss, readyByHttp, readyByLog, ROOT, rssMb, sleep, start as startChild, stopAll, type Child } from './children.js';
+import { drainRate } from './drain.js';
+import { requestsPerSecond } from './http-load.js';
+import { apiRoundTrips, bareRoundTrips, detectWaitMode, percentile } from './latency.js';
+import { figure, median, table, writeResults } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    /** Runs the TypeScript sources through tsx instead of compiling them first (the default of --quick). */
+    source: { type: 'boolean' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    jobs: { type: 'string' },
+    samples: { type: 'string' },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+    /** Writes a CPU profile of the server (node --cpu-prof) into this directory. */
+    profile: { type: 'string' },
+  },
+});
+const quick = args.quick!;
+const SOURCE = args.source ?? quick;
+const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
+const DURATION = Number(args.duration ?? (quick ? 1 : 5));
+const JOBS = Number(args.jobs ?? (quick ? 200 : 3000));
+const SAMPLES = Number(args.samples ?? (quick ? 10 : 50));
+const CONNECTIONS = 32;
+const QUEUE = 'tasks';
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Runs the baseline first in even rounds and the subject first in odd ones, so drift favours neither. */
+async function pair<S, B>(round: number, baseline: () => Promise<B>, subject: () => Promise<S>): Promise<[S, B]> {
+  if (round % 2) {
+    const s = await subject();
+    return [s, await baseline()];
+  }
+  const b = await baseline();
+  return [await subject(), b];
+}
+
+/**
+ * How an entry point runs: compiled, as in production (`node dist/server.js`, NODE_ENV=production), or
+ * through tsx, as `npm run server` does; tsx adds some 30 MB and a few hundred ms of start-up to every process.
+ */
+function command(entry: string): string[] {
+  return SOURCE ? ['--import', 'tsx', entry] : [join(BUILD, entry.replace(/\.ts$/, '.js'))];
+}
+const BUILD = join(ROOT, 'bench', '.build');
+
+async function main(): Promise<void> {
+  if (!SOURCE) {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'bench', 'tsconfig.json')], { stdio: 'inherit' });
+    // Beside the compiled tree, as in the image: the server reads its name and version from it.
+    copyFileSync(join(ROOT, 'package.json'), join(BUILD, 'package.json'));
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'selfhost-bench-'));
+  const redis = await startPrivateRedis();
+  const children: Child[] = [];
+  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const subjectQueue = new Queue(QUEUE, { connection, prefix: 'bench' });
+  const bareQueue = new Queue(QUEUE, { connection, prefix: 'bare' });
+  const bareEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bare' });
+  try {
+    say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips`);
+    say(`       ${SOURCE ? 'TypeScript sources through tsx' : 'compiled JavaScript (bench/.build), NODE_ENV=production'}`);
+    say(`       node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()[0].toFixed(2)}`);
+    // bcrypt cost 10: what `npm run hash-password` makes is dearer still (12); cheaper hashes would flatter the figures.
+    const password = 'bench-password';
+    const authorization = `Basic ${Buffer.from(`bench:${password}`).toString('base64')}`;
+    const ports = { server: await freePort(), hello: await freePort(), enqueue: await freePort() };
+    const serverConfig = join(tmp, 'server_config.yaml');
+    const workerConfig = join(tmp, 'worker_config.yaml');
+    writeFileSync(serverConfig, stringify({ httpauth: { bench: bcrypt.hashSync(password, 10) }, queue_prefix: 'bench', host: '127.0.0.1', port: ports.server }));
+    writeFileSync(workerConfig, stringify({ queue_prefix: 'bench', queue: QUEUE }));
+    const env: Record<string, string> = { REDIS_URL: redis.url, QUEUE, ...(SOURCE ? {} : { NODE_ENV: 'production' }) };
+    const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
+
+    // Started one at a time, so that each start-up has the machine to itself.
+    const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
+    const start = (name: string, entry: string, vars: Record<string, string>, nodeArgs: string[] = []) =>
+      startChild(name, [...nodeArgs, ...command(entry)], { ...env, ...vars }, tmp);
+    const server = start('server', 'src/server.ts', { CONFIG_FILENAME: serverConfig }, profile);
+    children.push(server);
+    const serverReady = await readyByHttp(server, url(ports.server, '/healthz'));
+    const hello = start('hello', 'bench/baselines/hello.ts', { PORT: String(ports.hello) });
+    children.push(hello);
+    const helloReady = await readyByHttp(hello, url(ports.hello, '/'));
+    const bareEnqueue = start('bare-enqueue', 'bench/baselines/enqueue.ts', { PORT: String(ports.enqueue), PREFIX: 'bare' });
+    children.push(bareEnqueue);
+    await readyByHttp(bareEnqueue, url(ports.enqueue, '/'));
+    await sleep(1000);
+    const idle = { server: rssMb(server), hello: rssMb(hello) };
+
+    const headers = { Authorization: authorization };
+    const queued = await fetch(url(ports.server, '/sleep/0'), { headers }).then((r) => r.json());
+    const targets = {
+      enqueue: { child: server, url: url(ports.server, '/sleep/0'), expected: 202, headers },
+      bareEnqueue: { child: bareEnqueue, url: url(ports.enqueue, '/enqueue'), expected: 202, headers: undefined },
+      status: { child: server, url: url(ports.server, `/tasks/${queued.task_id}`), expected: 200, headers },
+      bareHello: { child: hello, url: url(ports.hello, '/'), expected: 200, headers: undefined },
+    };
+    type Target = keyof typeof targets;
+    // Each run sends a set number of requests and is timed to the last answer: a duration would cut off the
+    // answers in flight, all of them at once where every request waits on the same CPU-bound work.
+    const amounts = Object.fromEntries(Object.keys(targets).map((k) => [k, CONNECTIONS * 2])) as Record<Target, number>;
+    const run = (key: Target) => {
+      const t = targets[key];
+      return peakRss(t.child, () => requestsPerSecond({ url: t.url, connections: CONNECTIONS, amount: amounts[key], headers: t.headers }, t.expected));
+    };
+    // Warm-up (JIT, connection pools) that also sizes each run to last about --duration seconds.
+    for (const key of quick ? [] : (Object.keys(targets) as Target[])) {
+      for (;;) {
+        const { rate } = (await run(key)).result;
+        if (amounts[key] / rate >= 1) {
+          amounts[key] = Math.max(amounts[key], Math.round(rate * DURATION));
+          break;
+        }
+        amounts[key] *= 4;
+      }
+    }
+    const runs = Object.fromEntries(Object.keys(targets).map((k) => [k, () => run(k as Target)])) as Record<Target, () => ReturnType<typeof run>>;
+    const http = [];
+    const notes: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const [enqueue, bareEnqueueRun] = await pair(round, runs.bareEnqueue, runs.enqueue);
+      const [status, bareHello] = await pair(round, runs.bareHello, runs.status);
+      http.push({ enqueue, bareEnqueue: bareEnqueueRun, status, bareHello });
+      for (const [name, run] of Object.entries(http.at(-1)!)) {
+        if (Object.keys(run.result.unexpected).length > 0) notes.push(`round ${round + 1}, ${name}: unexpected answers ${JSON.stringify(run.result.unexpected)}`);
+      }
+      say(`  round ${round + 1}: enqueue ${enqueue.result.rate.toFixed(1)}/s (bare ${bareEnqueueRun.result.rate.toFixed(0)}), status ${status.result.rate.toFixed(1)}/s (bare hello ${bareHello.result.rate.toFixed(0)})`);
+    }
+    // The load runs left thousands of waiting jobs; the workers start on empty queues.
+    await Promise.all([subjectQueue.obliterate({ force: true }), bareQueue.obliterate({ force: true })]);
+
+    const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: workerConfig });
+    children.push(worker);
+    const workerReady = await readyByLog(worker, /worker started/);
+    const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
+    children.push(bareWorker);
+    const bareWorkerReady = await readyByLog(bareWorker, /worker started/);
+    await sleep(1000);
+    const idleWorkers = { worker: rssMb(worker), bare: rssMb(bareWorker) };
+
+    const api = { base: url(ports.server, ''), authorization };
+    const mode = await detectWaitMode(api);
+    say(`  end-to-end latency: ${mode === 'wait' ? 'GET /tasks/T?wait=10' : 'the server ignores ?wait: polling GET /tasks/T every 2 ms'}`);
+    const jobs = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const [w, bw] = await pair(round, () => peakRss(bareWorker, () => drainRate(bareQueue, JOBS)), () => peakRss(worker, () => drainRate(subjectQueue, JOBS)));
+      const [e2e, bareE2e] = await pair(round, () => bareRoundTrips(bareQueue, bareEvents, SAMPLES), () => apiRoundTrips(api, mode, SAMPLES));
+      const r = { worker: w, bareWorker: bw, e2e, bareE2e };
+      jobs.push(r);
+      say(`  round ${round + 1}: worker ${w.result.toFixed(0)} jobs/s (bare ${bw.result.toFixed(0)}), e2e p50 ${percentile(e2e, 50).toFixed(1)} ms (bare ${percentile(bareE2e, 50).toFixed(2)})`);
+    }
+
+    const m = (values: number[]) => median(values);
+    const figures = [
+      figure('enqueue_rps', 'authenticated enqueue, GET /sleep/0', 'req/s', m(http.map((r) => r.enqueue.result.rate)), { label: 'bare Hono + BullMQ add', value: m(http.map((r) => r.bareEnqueue.result.rate)) }, { kind: 'ratio-min', limit: 0.8 }),
+      figure('status_rps', 'authenticated status, GET /tasks/T', 'req/s', m(http.map((r) => r.status.result.rate)), { label: 'bare Hono hello', value: m(http.map((r) => r.bareHello.result.rate)) }, { kind: 'ratio-min', limit: 0.6 }),
+      figure('worker_jobs_per_s', 'solo worker, no-op tasks', 'jobs/s', m(jobs.map((r) => r.worker.result)), { label: 'bare BullMQ Worker', value: m(jobs.map((r) => r.bareWorker.result)) }, { kind: 'ratio-min', limit: 0.8 }),
+      figure('e2e_p50_ms', `end to end, median (${mode})`, 'ms', m(jobs.map((r) => percentile(r.e2e, 50))), { label: 'bare add → finished', value: m(jobs.map((r) => percentile(r.bareE2e, 50))) }, { kind: 'ratio-max', limit: 3 }),
+      figure('e2e_p99_ms', `end to end, 99th percentile (${mode})`, 'ms', m(jobs.map((r) => percentile(r.e2e, 99))), { label: 'bare add → finished', value: m(jobs.map((r) => percentile(r.bareE2e, 99))) }),
+      figure('server_rss_idle_mb', 'server RSS, idle', 'MB', idle.server, { label: 'bare Hono hello', value: idle.hello }, { kind: 'value-max', limit: 100 }),
+      figure('server_rss_load_mb', 'server RSS, peak under load', 'MB', Math.max(...http.flatMap((r) => [r.enqueue.peakMb, r.status.peakMb])), { label: 'bare enqueue route', value: Math.max(...http.map((r) => r.bareEnqueue.peakMb)) }),
+      figure('worker_rss_idle_mb', 'worker RSS, idle', 'MB', idleWorkers.worker, { label: 'bare BullMQ Worker', value: idleWorkers.bare }, { kind: 'value-max', limit: 100 }),
+      figure('worker_rss_load_mb', 'worker RSS, peak while draining', 'MB', Math.max(...jobs.map((r) => r.worker.peakMb)), { label: 'bare BullMQ Worker', value: Math.max(...jobs.map((r) => r.bareWorker.peakMb)) }),
+      figure('server_ready_ms', 'server start → first 200 from /healthz', 'ms', serverReady, { label: 'bare Hono hello', value: helloReady }, { kind: 'value-max', limit: 1000 }),
+      figure('worker_ready_ms', 'worker start → "worker started"', 'ms', workerReady, { label: 'bare BullMQ Worker', value: bareWorkerReady }, { kind: 'value-max', limit: 1000 }),
+    ];
+    say('');
+    say(table(figures));
+    for (const note of notes) say(`  ! ${note}`);
+    const record = {
+      date: new Date().toISOString(),
+      machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg_at_end: loadavg() },
+      options: { quick, compiled: !SOURCE, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: 10 },
+      e2e_mode: mode,
+      notes,
+      figures,
+      rounds: { http, jobs: jobs.map((r) => ({ ...r, e2e: undefined, bareE2e: undefined, e2e_p50_ms: percentile(r.e2e, 50), e2e_p99_ms: percentile(r.e2e, 99), bare_p50_ms: percentile(r.bareE2e, 50), bare_p99_ms: percentile(r.bareE2e, 99) })) },
+    };
+    say(`\nwrote ${writeResults(args.out!, record, !quick)}`);
+  } finally {
+    await stopAll(children);
+    await Promise.all([subjectQueue.close(), bareQueue.close(), bareEvents.close()]);
+    connection.disconnect();
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
