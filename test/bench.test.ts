@@ -1,0 +1,48 @@
+// The benchmark's smoke run, so that `npm run bench` cannot rot: every figure measured, beside its baseline.
+// Speed is not asserted here: a loaded test machine says nothing about it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './helpers.js';
+
+const FIGURES = [
+  'enqueue_rps',
+  'status_rps',
+  'worker_jobs_per_s',
+  'e2e_p50_ms',
+  'e2e_p99_ms',
+  'server_rss_idle_mb',
+  'server_rss_load_mb',
+  'worker_rss_idle_mb',
+  'worker_rss_load_mb',
+  'server_ready_ms',
+  'worker_ready_ms',
+];
+
+describe('bench --quick', () => {
+  it('measures every figure and its baseline, prints the table and writes the JSON', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'selfhost-bench-test-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, output).toBe(0);
+
+    // The smoke run leaves the committed bench/results/latest.json alone.
+    const files = readdirSync(out);
+    expect(files, output).toHaveLength(1);
+    expect(files[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d-]+Z\.json$/);
+    const record = JSON.parse(readFileSync(join(out, files[0]), 'utf8'));
+    expect(['wait', 'poll']).toContain(record.e2e_mode);
+    expect(record.figures.map((f: { key: string }) => f.key)).toEqual(FIGURES);
+    for (const f of record.figures) {
+      expect(f.value, f.key).toBeGreaterThan(0);
+      expect(f.baseline.value, f.key).toBeGreaterThan(0);
+      expect(Number.isFinite(f.ratio), f.key).toBe(true);
+      expect(output).toContain(f.label);
+    }
+  }, 180_000);
+});
