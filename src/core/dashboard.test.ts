@@ -47,6 +47,12 @@ describe('dashboard config', () => {
     expect(await res.json()).toEqual({ msg: 'not found', status: 404 });
   });
 
+  it('answers the JSON 404 for an unknown path under /admin/queues', async () => {
+    const res = await appWith({ users: ['bob'] }).request('/admin/queues/static/nope.js', { headers: { Authorization: basic('bob') } });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ msg: 'not found', status: 404 });
+  });
+
   it('lets its users change the queues when read_only is false', async () => {
     const app = appWith({ users: ['bob'], read_only: false });
     const as = (user: string, path: string, method = 'GET') => app.request(path, { method, headers: { Authorization: basic(user) } });

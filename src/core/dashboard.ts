@@ -1,13 +1,9 @@
 // The job dashboard: bull-board at /admin/queues, one board per queue, for the users in `dashboard.users`.
-import { createBullBoard } from '@bull-board/api';
-import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { HonoAdapter } from '@bull-board/hono';
-import { serveStatic } from '@hono/node-server/serve-static';
 import type { Queue } from 'bullmq';
-import type { Hono, MiddlewareHandler } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.js';
 import type { ServerConfig } from './config.js';
-import { ApiError, errorJson, unavailable } from './errors.js';
+import { ApiError, errorJson, notFound, unavailable } from './errors.js';
 import { isRedisUnavailable } from './redis.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
@@ -34,13 +30,31 @@ export function dashboard(
 ): void {
   if (users.length === 0) return;
   const allowed = new Set(users);
-  const board = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
-  createBullBoard({
-    // Read-only hides bull-board's buttons and makes its API refuse changes.
-    queues: [...queues.values()].map((queue) => new BullMQAdapter(queue, { readOnlyMode: read_only })),
-    serverAdapter: board,
-    options: { uiConfig: { boardTitle: 'Tasks' } },
-  });
+  // bull-board (and the second, CommonJS copy of BullMQ its adapter loads) is loaded on the first request
+  // to the dashboard, not at start-up: it would add a good part of the server's start-up time.
+  let board: Promise<Hono> | undefined;
+  const load = async () => {
+    const [{ createBullBoard }, { BullMQAdapter }, { HonoAdapter }, { serveStatic }] = await Promise.all([
+      import('@bull-board/api'),
+      import('@bull-board/api/bullMQAdapter'),
+      import('@bull-board/hono'),
+      import('@hono/node-server/serve-static'),
+    ]);
+    const adapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
+    createBullBoard({
+      // Read-only hides bull-board's buttons and makes its API refuse changes.
+      queues: [...queues.values()].map((queue) => new BullMQAdapter(queue, { readOnlyMode: read_only })),
+      serverAdapter: adapter,
+      options: { uiConfig: { boardTitle: 'Tasks' } },
+    });
+    // Its errors go on to the app's error handler; its unknown paths answer the app's JSON 404.
+    const mounted = new Hono().route(DASHBOARD_PATH, adapter.registerPlugin());
+    mounted.notFound(notFound);
+    mounted.onError((err) => {
+      throw err;
+    });
+    return mounted;
+  };
 
   const dashboardUsersOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
     if (!allowed.has(c.get('user'))) throw new ApiError(403, 'not a dashboard user');
@@ -67,5 +81,11 @@ export function dashboard(
     }
   };
   app.use(`${DASHBOARD_PATH}/*`, auth, dashboardUsersOnly); // also matches DASHBOARD_PATH itself
-  app.route(DASHBOARD_PATH, board.registerPlugin());
+  app.all(`${DASHBOARD_PATH}/*`, async (c) => {
+    board ??= load().catch((err: unknown) => {
+      board = undefined; // a failed load is tried again on the next request
+      throw err;
+    });
+    return (await board).fetch(c.req.raw, c.env);
+  });
 }
