@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     jobs: { type: 'string' },
     samples: { type: 'string' },
     connections: { type: 'string' },
+    /** Cost of the user's bcrypt hash: lower it to see, in a profile, what the server spends besides bcrypt. */
+    'bcrypt-cost': { type: 'string', default: '10' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     /** Writes a CPU profile of the server (node --cpu-prof) into this directory. */
     profile: { type: 'string' },
@@ -79,13 +81,15 @@ async function main(): Promise<void> {
     say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips`);
     say(`       ${SOURCE ? 'TypeScript sources through tsx' : 'compiled JavaScript (bench/.build), NODE_ENV=production'}`);
     say(`       node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()[0].toFixed(2)}`);
-    // bcrypt cost 10: what `npm run hash-password` makes is dearer still (12); cheaper hashes would flatter the figures.
+    // bcrypt cost 10 by default: what `npm run hash-password` makes is dearer still (12); cheaper hashes would
+    // flatter the figures.
+    const cost = Number(args['bcrypt-cost']);
     const password = 'bench-password';
     const authorization = `Basic ${Buffer.from(`bench:${password}`).toString('base64')}`;
     const ports = { server: await freePort(), hello: await freePort(), enqueue: await freePort() };
     const serverConfig = join(tmp, 'server_config.yaml');
     const workerConfig = join(tmp, 'worker_config.yaml');
-    writeFileSync(serverConfig, stringify({ httpauth: { bench: bcrypt.hashSync(password, 10) }, queue_prefix: 'bench', host: '127.0.0.1', port: ports.server }));
+    writeFileSync(serverConfig, stringify({ httpauth: { bench: bcrypt.hashSync(password, cost) }, queue_prefix: 'bench', host: '127.0.0.1', port: ports.server }));
     writeFileSync(workerConfig, stringify({ queue_prefix: 'bench', queue: QUEUE }));
     const env: Record<string, string> = { REDIS_URL: redis.url, QUEUE, ...(SOURCE ? {} : { NODE_ENV: 'production' }) };
     const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
@@ -113,6 +117,8 @@ async function main(): Promise<void> {
       bareEnqueue: { child: bareEnqueue, url: url(ports.enqueue, '/enqueue'), expected: 202, headers: undefined },
       status: { child: server, url: url(ports.server, `/tasks/${queued.task_id}`), expected: 200, headers },
       bareHello: { child: hello, url: url(ports.hello, '/'), expected: 200, headers: undefined },
+      // No auth, no Redis: what the server's middleware stack (metrics, request id, request log) costs alone.
+      healthz: { child: server, url: url(ports.server, '/healthz'), expected: 200, headers: undefined },
     };
     type Target = keyof typeof targets;
     // Each run sends a set number of requests and is timed to the last answer: a duration would cut off the
@@ -139,11 +145,12 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const [enqueue, bareEnqueueRun] = await pair(round, runs.bareEnqueue, runs.enqueue);
       const [status, bareHello] = await pair(round, runs.bareHello, runs.status);
-      http.push({ enqueue, bareEnqueue: bareEnqueueRun, status, bareHello });
+      const healthz = await runs.healthz();
+      http.push({ enqueue, bareEnqueue: bareEnqueueRun, status, bareHello, healthz });
       for (const [name, run] of Object.entries(http.at(-1)!)) {
         if (Object.keys(run.result.unexpected).length > 0) notes.push(`round ${round + 1}, ${name}: unexpected answers ${JSON.stringify(run.result.unexpected)}`);
       }
-      say(`  round ${round + 1}: enqueue ${enqueue.result.rate.toFixed(1)}/s (bare ${bareEnqueueRun.result.rate.toFixed(0)}), status ${status.result.rate.toFixed(1)}/s (bare hello ${bareHello.result.rate.toFixed(0)})`);
+      say(`  round ${round + 1}: enqueue ${enqueue.result.rate.toFixed(1)}/s (bare ${bareEnqueueRun.result.rate.toFixed(0)}), status ${status.result.rate.toFixed(1)}/s (bare hello ${bareHello.result.rate.toFixed(0)}), healthz ${healthz.result.rate.toFixed(0)}/s`);
     }
     // The load runs left thousands of waiting jobs; the workers start on empty queues.
     await Promise.all([subjectQueue.obliterate({ force: true }), bareQueue.obliterate({ force: true })]);
@@ -173,6 +180,7 @@ async function main(): Promise<void> {
     const figures = [
       figure('enqueue_rps', 'authenticated enqueue, GET /sleep/0', 'req/s', m(http.map((r) => r.enqueue.result.rate)), { label: 'bare Hono + BullMQ add', value: m(http.map((r) => r.bareEnqueue.result.rate)) }, { kind: 'ratio-min', limit: 0.8 }),
       figure('status_rps', 'authenticated status, GET /tasks/T', 'req/s', m(http.map((r) => r.status.result.rate)), { label: 'bare Hono hello', value: m(http.map((r) => r.bareHello.result.rate)) }, { kind: 'ratio-min', limit: 0.6 }),
+      figure('healthz_rps', 'no auth, no Redis: GET /healthz', 'req/s', m(http.map((r) => r.healthz.result.rate)), { label: 'bare Hono hello', value: m(http.map((r) => r.bareHello.result.rate)) }),
       figure('worker_jobs_per_s', 'solo worker, no-op tasks', 'jobs/s', m(jobs.map((r) => r.worker.result)), { label: 'bare BullMQ Worker', value: m(jobs.map((r) => r.bareWorker.result)) }, { kind: 'ratio-min', limit: 0.8 }),
       figure('e2e_p50_ms', `end to end, median (${mode})`, 'ms', m(jobs.map((r) => percentile(r.e2e, 50))), { label: 'bare add → finished', value: m(jobs.map((r) => percentile(r.bareE2e, 50))) }, { kind: 'ratio-max', limit: 3 }),
       figure('e2e_p99_ms', `end to end, 99th percentile (${mode})`, 'ms', m(jobs.map((r) => percentile(r.e2e, 99))), { label: 'bare add → finished', value: m(jobs.map((r) => percentile(r.bareE2e, 99))) }),
@@ -189,7 +197,7 @@ async function main(): Promise<void> {
     const record = {
       date: new Date().toISOString(),
       machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg_at_end: loadavg() },
-      options: { quick, compiled: !SOURCE, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: 10 },
+      options: { quick, compiled: !SOURCE, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: cost },
       e2e_mode: mode,
       notes,
       figures,

@@ -10,6 +10,7 @@ import { ROOT } from './helpers.js';
 const FIGURES = [
   'enqueue_rps',
   'status_rps',
+  'healthz_rps',
   'worker_jobs_per_s',
   'e2e_p50_ms',
   'e2e_p99_ms',
