@@ -32,3 +32,14 @@ export async function requestsPerSecond({ url, connections, amount, headers }: L
   if (ok === 0) throw new Error(`${url}: no answer was ${expected} (${JSON.stringify(unexpected)})`);
   return { rate: ok / result.duration, unexpected };
 }
+
+/**
+ * Runs `run` with `amount` requests, then with four times as many until a run lasts a second (so the target
+ * has warmed up); returns the amount that should last about `seconds`, and never less than `amount`.
+ */
+export async function sizeRun(run: (amount: number) => Promise<Load>, amount: number, seconds: number): Promise<number> {
+  for (let n = amount; ; n *= 4) {
+    const { rate } = await run(n);
+    if (n / rate >= 1) return Math.max(amount, Math.round(rate * seconds));
+  }
+}

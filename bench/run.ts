@@ -1,6 +1,7 @@
 // `npm run bench`: the real server and worker against bare Hono and BullMQ baselines measured in the same run,
 // on a private Redis. Each figure is the median of --rounds rounds; each round alternates which side goes first.
 // `--quick` is the smoke run the test suite uses: a few seconds, figures too noisy to read anything from.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,12 +11,12 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { freePort, startPrivateRedis } from '../scripts/private-redis.js';
-import { execFileSync } from 'node:child_process';
 import { peakRss, readyByHttp, readyByLog, ROOT, rssMb, sleep, start as startChild, stopAll, type Child } from './children.js';
 import { drainRate } from './drain.js';
-import { requestsPerSecond } from './http-load.js';
+import { requestsPerSecond, sizeRun } from './http-load.js';
+import { figures, roundsRecord, type HttpRound, type JobRound, type Measured } from './figures.js';
 import { apiRoundTrips, bareRoundTrips, detectWaitMode, percentile } from './latency.js';
-import { figure, median, table, writeResults } from './report.js';
+import { table, writeResults } from './report.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -124,23 +125,16 @@ async function main(): Promise<void> {
     // Each run sends a set number of requests and is timed to the last answer: a duration would cut off the
     // answers in flight, all of them at once where every request waits on the same CPU-bound work.
     const amounts = Object.fromEntries(Object.keys(targets).map((k) => [k, CONNECTIONS * 2])) as Record<Target, number>;
-    const run = (key: Target) => {
-      const t = targets[key];
-      return peakRss(t.child, () => requestsPerSecond({ url: t.url, connections: CONNECTIONS, amount: amounts[key], headers: t.headers }, t.expected));
+    const run = (key: Target, amount = amounts[key]) => {
+      const { child, expected, ...load } = targets[key];
+      return peakRss(child, () => requestsPerSecond({ ...load, connections: CONNECTIONS, amount }, expected));
     };
     // Warm-up (JIT, connection pools) that also sizes each run to last about --duration seconds.
     for (const key of quick ? [] : (Object.keys(targets) as Target[])) {
-      for (;;) {
-        const { rate } = (await run(key)).result;
-        if (amounts[key] / rate >= 1) {
-          amounts[key] = Math.max(amounts[key], Math.round(rate * DURATION));
-          break;
-        }
-        amounts[key] *= 4;
-      }
+      amounts[key] = await sizeRun(async (amount) => (await run(key, amount)).result, amounts[key], DURATION);
     }
     const runs = Object.fromEntries(Object.keys(targets).map((k) => [k, () => run(k as Target)])) as Record<Target, () => ReturnType<typeof run>>;
-    const http = [];
+    const http: HttpRound[] = [];
     const notes: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const [enqueue, bareEnqueueRun] = await pair(round, runs.bareEnqueue, runs.enqueue);
@@ -167,32 +161,24 @@ async function main(): Promise<void> {
     const api = { base: url(ports.server, ''), authorization };
     const mode = await detectWaitMode(api);
     say(`  end-to-end latency: ${mode === 'wait' ? 'GET /tasks/T?wait=10' : 'the server ignores ?wait: polling GET /tasks/T every 2 ms'}`);
-    const jobs = [];
+    const jobs: JobRound[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const [w, bw] = await pair(round, () => peakRss(bareWorker, () => drainRate(bareQueue, JOBS)), () => peakRss(worker, () => drainRate(subjectQueue, JOBS)));
       const [e2e, bareE2e] = await pair(round, () => bareRoundTrips(bareQueue, bareEvents, SAMPLES), () => apiRoundTrips(api, mode, SAMPLES));
-      const r = { worker: w, bareWorker: bw, e2e, bareE2e };
-      jobs.push(r);
+      jobs.push({ worker: w, bareWorker: bw, e2e, bareE2e });
       say(`  round ${round + 1}: worker ${w.result.toFixed(0)} jobs/s (bare ${bw.result.toFixed(0)}), e2e p50 ${percentile(e2e, 50).toFixed(1)} ms (bare ${percentile(bareE2e, 50).toFixed(2)})`);
     }
 
-    const m = (values: number[]) => median(values);
-    const figures = [
-      figure('enqueue_rps', 'authenticated enqueue, GET /sleep/0', 'req/s', m(http.map((r) => r.enqueue.result.rate)), { label: 'bare Hono + BullMQ add', value: m(http.map((r) => r.bareEnqueue.result.rate)) }, { kind: 'ratio-min', limit: 0.8 }),
-      figure('status_rps', 'authenticated status, GET /tasks/T', 'req/s', m(http.map((r) => r.status.result.rate)), { label: 'bare Hono hello', value: m(http.map((r) => r.bareHello.result.rate)) }, { kind: 'ratio-min', limit: 0.6 }),
-      figure('healthz_rps', 'no auth, no Redis: GET /healthz', 'req/s', m(http.map((r) => r.healthz.result.rate)), { label: 'bare Hono hello', value: m(http.map((r) => r.bareHello.result.rate)) }),
-      figure('worker_jobs_per_s', 'solo worker, no-op tasks', 'jobs/s', m(jobs.map((r) => r.worker.result)), { label: 'bare BullMQ Worker', value: m(jobs.map((r) => r.bareWorker.result)) }, { kind: 'ratio-min', limit: 0.8 }),
-      figure('e2e_p50_ms', `end to end, median (${mode})`, 'ms', m(jobs.map((r) => percentile(r.e2e, 50))), { label: 'bare add → finished', value: m(jobs.map((r) => percentile(r.bareE2e, 50))) }, { kind: 'ratio-max', limit: 3 }),
-      figure('e2e_p99_ms', `end to end, 99th percentile (${mode})`, 'ms', m(jobs.map((r) => percentile(r.e2e, 99))), { label: 'bare add → finished', value: m(jobs.map((r) => percentile(r.bareE2e, 99))) }),
-      figure('server_rss_idle_mb', 'server RSS, idle', 'MB', idle.server, { label: 'bare Hono hello', value: idle.hello }, { kind: 'value-max', limit: 100 }),
-      figure('server_rss_load_mb', 'server RSS, peak under load', 'MB', Math.max(...http.flatMap((r) => [r.enqueue.peakMb, r.status.peakMb])), { label: 'bare enqueue route', value: Math.max(...http.map((r) => r.bareEnqueue.peakMb)) }),
-      figure('worker_rss_idle_mb', 'worker RSS, idle', 'MB', idleWorkers.worker, { label: 'bare BullMQ Worker', value: idleWorkers.bare }, { kind: 'value-max', limit: 100 }),
-      figure('worker_rss_load_mb', 'worker RSS, peak while draining', 'MB', Math.max(...jobs.map((r) => r.worker.peakMb)), { label: 'bare BullMQ Worker', value: Math.max(...jobs.map((r) => r.bareWorker.peakMb)) }),
-      figure('server_ready_ms', 'server start → first 200 from /healthz', 'ms', serverReady, { label: 'bare Hono hello', value: helloReady }, { kind: 'value-max', limit: 1000 }),
-      figure('worker_ready_ms', 'worker start → "worker started"', 'ms', workerReady, { label: 'bare BullMQ Worker', value: bareWorkerReady }, { kind: 'value-max', limit: 1000 }),
-    ];
+    const measured: Measured = {
+      http,
+      jobs,
+      mode,
+      idle: { ...idle, worker: idleWorkers.worker, bareWorker: idleWorkers.bare },
+      ready: { server: serverReady, hello: helloReady, worker: workerReady, bareWorker: bareWorkerReady },
+    };
+    const results = figures(measured);
     say('');
-    say(table(figures));
+    say(table(results));
     for (const note of notes) say(`  ! ${note}`);
     const record = {
       date: new Date().toISOString(),
@@ -200,8 +186,8 @@ async function main(): Promise<void> {
       options: { quick, compiled: !SOURCE, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: cost },
       e2e_mode: mode,
       notes,
-      figures,
-      rounds: { http, jobs: jobs.map((r) => ({ ...r, e2e: undefined, bareE2e: undefined, e2e_p50_ms: percentile(r.e2e, 50), e2e_p99_ms: percentile(r.e2e, 99), bare_p50_ms: percentile(r.bareE2e, 50), bare_p99_ms: percentile(r.bareE2e, 99) })) },
+      figures: results,
+      rounds: roundsRecord(measured),
     };
     say(`\nwrote ${writeResults(args.out!, record, !quick)}`);
   } finally {
