@@ -58,7 +58,7 @@ async function pair<S, B>(round: number, baseline: () => Promise<B>, subject: ()
 
 /**
  * How an entry point runs: compiled, as in production (`node dist/server.js`, NODE_ENV=production), or
- * through tsx, as `npm run server` does; tsx adds some 30 MB and a few hundred ms of start-up to every process.
+ * through tsx, as `npm run server` does; tsx adds some 20-25 MB and a few hundred ms of start-up to every process.
  */
 function command(entry: string): string[] {
   return SOURCE ? ['--import', 'tsx', entry] : [join(BUILD, entry.replace(/\.ts$/, '.js'))];
