@@ -66,9 +66,18 @@ export function rssMb(child: Child): number {
 /** Samples the resident memory of `child` while `work` runs; returns the work's result and the peak. */
 export async function peakRss<T>(child: Child, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
   let peakMb = rssMb(child);
-  const timer = setInterval(() => (peakMb = Math.max(peakMb, rssMb(child))), 100);
+  const sample = () => {
+    try {
+      peakMb = Math.max(peakMb, rssMb(child));
+    } catch {
+      // The process has exited: the work fails on its own, with a better message than a missing /proc file.
+    }
+  };
+  const timer = setInterval(sample, 100);
   try {
-    return { result: await work(), peakMb: Math.max(peakMb, rssMb(child)) };
+    const result = await work();
+    sample();
+    return { result, peakMb };
   } finally {
     clearInterval(timer);
   }
