@@ -13,6 +13,8 @@ export type HttpRound = Record<'enqueue' | 'bareEnqueue' | 'status' | 'bareHello
 
 export interface JobRound {
   worker: Sampled<number>;
+  /** The same worker on tasks that report no progress. */
+  workerMaths: number;
   bareWorker: Sampled<number>;
   /** Milliseconds per round trip. */
   e2e: number[];
@@ -32,6 +34,7 @@ export interface Measured {
 export function figures({ http, jobs, mode, idle, ready }: Measured): Figure[] {
   const rate = (key: keyof HttpRound) => median(http.map((r) => r[key].result.rate));
   const drain = (key: 'worker' | 'bareWorker') => median(jobs.map((r) => r[key].result));
+  const maths = median(jobs.map((r) => r.workerMaths));
   const trip = (key: 'e2e' | 'bareE2e', p: number) => median(jobs.map((r) => percentile(r[key], p)));
   const hello = { label: 'bare Hono hello', value: rate('bareHello') };
   const bareTrip = (p: number) => ({ label: 'bare add → finished', value: trip('bareE2e', p) });
@@ -41,6 +44,7 @@ export function figures({ http, jobs, mode, idle, ready }: Measured): Figure[] {
     figure('status_rps', 'authenticated status, GET /tasks/T', 'req/s', rate('status'), hello, { kind: 'ratio-min', limit: 0.6 }),
     figure('healthz_rps', 'no auth, no Redis: GET /healthz', 'req/s', rate('healthz'), hello),
     figure('worker_jobs_per_s', 'solo worker, no-op tasks', 'jobs/s', drain('worker'), bareWorker(drain('bareWorker')), { kind: 'ratio-min', limit: 0.8 }),
+    figure('worker_maths_jobs_per_s', 'solo worker, tasks reporting no progress', 'jobs/s', maths, bareWorker(drain('bareWorker'))),
     figure('e2e_p50_ms', `end to end, median (${mode})`, 'ms', trip('e2e', 50), bareTrip(50), { kind: 'ratio-max', limit: 3 }),
     figure('e2e_p99_ms', `end to end, 99th percentile (${mode})`, 'ms', trip('e2e', 99), bareTrip(99)),
     figure('server_rss_idle_mb', 'server RSS, idle', 'MB', idle.server, { label: 'bare Hono hello', value: idle.hello }, { kind: 'value-max', limit: 100 }),

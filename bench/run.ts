@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { freePort, startPrivateRedis } from '../scripts/private-redis.js';
 import { peakRss, readyByHttp, readyByLog, ROOT, rssMb, sleep, start as startChild, stopAll, type Child } from './children.js';
-import { drainRate } from './drain.js';
+import { drainRate, mathsJob } from './drain.js';
 import { requestsPerSecond, sizeRun } from './http-load.js';
 import { figures, roundsRecord, type HttpRound, type JobRound, type Measured } from './figures.js';
 import { apiRoundTrips, bareRoundTrips, detectWaitMode, percentile } from './latency.js';
@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     /** Cost of the user's bcrypt hash: lower it to see, in a profile, what the server spends besides bcrypt. */
     'bcrypt-cost': { type: 'string', default: '10' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
-    /** Writes a CPU profile of the server (node --cpu-prof) into this directory. */
+    /** Writes CPU profiles of the server and the worker (node --cpu-prof) into this directory. */
     profile: { type: 'string' },
   },
 });
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
     // The load runs left thousands of waiting jobs; the workers start on empty queues.
     await Promise.all([subjectQueue.obliterate({ force: true }), bareQueue.obliterate({ force: true })]);
 
-    const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: workerConfig });
+    const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: workerConfig }, profile);
     children.push(worker);
     const workerReady = await readyByLog(worker, /worker started/);
     const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
@@ -165,8 +165,9 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       const [w, bw] = await pair(round, () => peakRss(bareWorker, () => drainRate(bareQueue, JOBS)), () => peakRss(worker, () => drainRate(subjectQueue, JOBS)));
       const [e2e, bareE2e] = await pair(round, () => bareRoundTrips(bareQueue, bareEvents, SAMPLES), () => apiRoundTrips(api, mode, SAMPLES));
-      jobs.push({ worker: w, bareWorker: bw, e2e, bareE2e });
-      say(`  round ${round + 1}: worker ${w.result.toFixed(0)} jobs/s (bare ${bw.result.toFixed(0)}), e2e p50 ${percentile(e2e, 50).toFixed(1)} ms (bare ${percentile(bareE2e, 50).toFixed(2)})`);
+      const workerMaths = await drainRate(subjectQueue, JOBS, mathsJob);
+      jobs.push({ worker: w, bareWorker: bw, workerMaths, e2e, bareE2e });
+      say(`  round ${round + 1}: worker ${w.result.toFixed(0)} jobs/s (bare ${bw.result.toFixed(0)}, maths ${workerMaths.toFixed(0)}), e2e p50 ${percentile(e2e, 50).toFixed(1)} ms (bare ${percentile(bareE2e, 50).toFixed(2)})`);
     }
 
     const measured: Measured = {

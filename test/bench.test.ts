@@ -12,6 +12,7 @@ const FIGURES = [
   'status_rps',
   'healthz_rps',
   'worker_jobs_per_s',
+  'worker_maths_jobs_per_s',
   'e2e_p50_ms',
   'e2e_p99_ms',
   'server_rss_idle_mb',
