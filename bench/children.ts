@@ -1,7 +1,7 @@
 // The processes a benchmark runs, each with its output to a log file (a pipe read by this busy process could
 // block their writes), and what the benchmark reads from them: readiness, resident memory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..');
@@ -56,10 +56,41 @@ export async function readyByLog(child: Child, pattern: RegExp, ms = 30_000): Pr
   throw new Error(`${child.name}: no ${pattern} in its log within ${ms} ms`);
 }
 
-/** Resident memory in MB, from /proc (Linux). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The fields after the command name, which may itself hold spaces and parentheses: state, then ppid.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function vmRssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+}
+
+/**
+ * Resident memory in MB, from /proc (Linux), of the process and its descendants: a worker runs its
+ * services in a child process, and a container holds both.
+ */
 export function rssMb(child: Child): number {
-  const status = readFileSync(`/proc/${child.proc.pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
+  let kb = vmRssKb(child.proc.pid!);
+  for (let pending = childrenOf(child.proc.pid!); pending.length > 0; ) {
+    const pid = pending.pop()!;
+    try {
+      kb += vmRssKb(pid);
+      pending.push(...childrenOf(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
   return kb / 1024;
 }
 

@@ -49,8 +49,8 @@ export function figures({ http, jobs, mode, idle, ready }: Measured): Figure[] {
     figure('e2e_p99_ms', `end to end, 99th percentile (${mode})`, 'ms', trip('e2e', 99), bareTrip(99)),
     figure('server_rss_idle_mb', 'server RSS, idle', 'MB', idle.server, { label: 'bare Hono hello', value: idle.hello }, { kind: 'value-max', limit: 100 }),
     figure('server_rss_load_mb', 'server RSS, peak under load', 'MB', Math.max(...http.flatMap((r) => [r.enqueue.peakMb, r.status.peakMb])), { label: 'bare enqueue route', value: Math.max(...http.map((r) => r.bareEnqueue.peakMb)) }),
-    figure('worker_rss_idle_mb', 'worker RSS, idle', 'MB', idle.worker, bareWorker(idle.bareWorker), { kind: 'value-max', limit: 100 }),
-    figure('worker_rss_load_mb', 'worker RSS, peak while draining', 'MB', Math.max(...jobs.map((r) => r.worker.peakMb)), bareWorker(Math.max(...jobs.map((r) => r.bareWorker.peakMb)))),
+    figure('worker_rss_idle_mb', 'worker RSS, idle, with its service process', 'MB', idle.worker, bareWorker(idle.bareWorker), { kind: 'value-max', limit: 100 }),
+    figure('worker_rss_load_mb', 'worker RSS, peak while draining, the same', 'MB', Math.max(...jobs.map((r) => r.worker.peakMb)), bareWorker(Math.max(...jobs.map((r) => r.bareWorker.peakMb)))),
     figure('server_ready_ms', 'server start → first 200 from /healthz', 'ms', ready.server, { label: 'bare Hono hello', value: ready.hello }, { kind: 'value-max', limit: 1000 }),
     figure('worker_ready_ms', 'worker start → "worker started"', 'ms', ready.worker, bareWorker(ready.bareWorker), { kind: 'value-max', limit: 1000 }),
   ];
