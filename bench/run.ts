@@ -7,7 +7,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import bcrypt from 'bcryptjs';
-import { Queue, QueueEvents } from 'bullmq';
+import { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { freePort, startPrivateRedis } from '../scripts/private-redis.js';
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
   const subjectQueue = new Queue(QUEUE, { connection, prefix: 'bench' });
   const bareQueue = new Queue(QUEUE, { connection, prefix: 'bare' });
   const bareEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bare' });
+  const subjectEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bench' });
   try {
     say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips`);
     say(`       ${SOURCE ? 'TypeScript sources through tsx' : 'compiled JavaScript (bench/.build), NODE_ENV=production'}`);
@@ -112,7 +113,12 @@ async function main(): Promise<void> {
     const idle = { server: rssMb(server), hello: rssMb(hello) };
 
     const headers = { Authorization: authorization };
+    // The status runs read a finished task: BullMQ finds a waiting job's state by scanning the wait list
+    // (LPOS), so a pending task's status would slow down as the enqueue runs fill the queue.
     const queued = await fetch(url(ports.server, '/sleep/0'), { headers }).then((r) => r.json());
+    const finisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: redis.url }, prefix: 'bench' });
+    await Job.fromId(subjectQueue, queued.task_id).then((job) => job!.waitUntilFinished(subjectEvents, 30_000));
+    await finisher.close();
     const targets = {
       enqueue: { child: server, url: url(ports.server, '/sleep/0'), expected: 202, headers },
       bareEnqueue: { child: bareEnqueue, url: url(ports.enqueue, '/enqueue'), expected: 202, headers: undefined },
@@ -138,6 +144,7 @@ async function main(): Promise<void> {
     const notes: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const [enqueue, bareEnqueueRun] = await pair(round, runs.bareEnqueue, runs.enqueue);
+      await Promise.all([subjectQueue.drain(), bareQueue.drain()]); // rounds start on empty queues
       const [status, bareHello] = await pair(round, runs.bareHello, runs.status);
       const healthz = await runs.healthz();
       http.push({ enqueue, bareEnqueue: bareEnqueueRun, status, bareHello, healthz });
@@ -193,7 +200,7 @@ async function main(): Promise<void> {
     say(`\nwrote ${writeResults(args.out!, record, !quick)}`);
   } finally {
     await stopAll(children);
-    await Promise.all([subjectQueue.close(), bareQueue.close(), bareEvents.close()]);
+    await Promise.all([subjectQueue.close(), bareQueue.close(), bareEvents.close(), subjectEvents.close()]);
     connection.disconnect();
     await redis.stop();
     rmSync(tmp, { recursive: true, force: true });
