@@ -51,6 +51,7 @@ describe('dashboard config', () => {
     const res = await appWith({ users: ['bob'] }).request('/admin/queues/static/nope.js', { headers: { Authorization: basic('bob') } });
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ msg: 'not found', status: 404 });
+    expect(res.headers.get('X-Request-Id')).toBeTruthy();
   });
 
   it('lets its users change the queues when read_only is false', async () => {

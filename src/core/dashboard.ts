@@ -86,6 +86,8 @@ export function dashboard(
       board = undefined; // a failed load is tried again on the next request
       throw err;
     });
-    return (await board).fetch(c.req.raw, c.env);
+    const res = await (await board).fetch(c.req.raw, c.env);
+    // Through this context, so the headers the app's middleware prepared (the request id) are added.
+    return c.newResponse(res.body, res);
   });
 }
