@@ -5,6 +5,8 @@ export interface AppEnv {
   Variables: {
     /** The authenticated user name: the owner of the tasks this request creates or reads. */
     user: string;
+    /** This request's id, also in the X-Request-Id header of the answer. */
+    requestId: string;
     /** Logger bound to this request's id. */
     log: Logger;
   };

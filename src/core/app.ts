@@ -2,8 +2,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
-import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './app-env.js';
 import { basicAuth } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -11,6 +9,7 @@ import { dashboard } from './dashboard.js';
 import { apiDocs } from './docs.js';
 import { errorJson, notFound, onError } from './errors.js';
 import { health } from './health.js';
+import { bodiless, responseHeaders } from './node-headers.js';
 import type { Logger } from './logger.js';
 import { serverMetrics } from './metrics.js';
 import type { TaskQueues } from './queue.js';
@@ -33,10 +32,9 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   const app = new Hono<AppEnv>();
   const metrics = serverMetrics(tasks, log);
   app.use(metrics.middleware);
-  // A client's own id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
-  app.use(requestId({ limitLength: 128 }));
+  // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
   // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.
-  app.use(secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] }, overwrite: false }));
+  app.use(responseHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
     c.header('Allow', methods.join(', '));
     return errorJson(c, 405, 'method not allowed');
@@ -46,7 +44,9 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
     await next();
   });
   app.use(requestLog());
-  app.use(bodyLimit({ maxSize: config.body_limit, onError: (c) => errorJson(c, 413, `request body over ${config.body_limit} bytes`) }));
+  const limit = bodyLimit({ maxSize: config.body_limit, onError: (c) => errorJson(c, 413, `request body over ${config.body_limit} bytes`) });
+  // Only a body can be over the limit; checking a GET would build a fetch Request for nothing.
+  app.use((c, next) => (bodiless(c) ? next() : limit(c, next)));
   app.onError(onError(log));
   app.notFound(notFound);
 

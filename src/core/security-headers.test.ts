@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
@@ -14,8 +16,10 @@ const prefix = uniquePrefix();
 let redis: Redis;
 let tasks: TaskQueues;
 let app: ReturnType<typeof createApp>;
+let server: ServerType;
+let base: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   redis = new Redis(redisUrl());
   const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix, body_limit: 100, dashboard: { users: ['alice'] } });
   tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
@@ -23,9 +27,15 @@ beforeAll(() => {
   app.get('/boom', () => {
     throw new Error('secret detail: /srv/app/config.yaml');
   });
+  // The same app behind Node's HTTP server: the headers are written on Node's own objects there.
+  server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
   await tasks.close();
   await deletePrefix(redisUrl(), prefix);
   redis.disconnect();
@@ -33,14 +43,19 @@ afterAll(async () => {
 
 const alice = { Authorization: basic('alice') };
 
-describe('response headers', () => {
+const through = {
+  'app.request': (path: string, init?: RequestInit) => Promise.resolve(app.request(path, init)),
+  'a real HTTP server': (path: string, init?: RequestInit) => fetch(`${base}${path}`, init),
+};
+
+describe.each(Object.entries(through))('response headers, through %s', (_, request) => {
   it('carry the security headers and a request id on answers and errors alike, and no framework banner', async () => {
     const responses = [
-      await app.request('/'),
-      await app.request('/sleep/1'),
-      await app.request('/nope'),
-      await app.request('/sleep/1', { method: 'DELETE', headers: alice }),
-      await app.request('/math', { method: 'POST', headers: alice, body: 'x'.repeat(200) }),
+      await request('/'),
+      await request('/sleep/1'),
+      await request('/nope'),
+      await request('/sleep/1', { method: 'DELETE', headers: alice }),
+      await request('/math', { method: 'POST', headers: alice, body: 'x'.repeat(200) }),
     ];
     expect(responses.map((r) => r.status)).toEqual([200, 401, 404, 405, 413]);
     for (const res of responses) {
@@ -56,12 +71,12 @@ describe('response headers', () => {
   });
 
   it('leave the API docs and the dashboard their own CSP', async () => {
-    expect((await app.request('/docs')).headers.get('Content-Security-Policy')).toBe(DOCS_CSP);
-    expect((await app.request('/admin/queues', { headers: alice })).headers.get('Content-Security-Policy')).toBe(DASHBOARD_CSP);
+    expect((await request('/docs')).headers.get('Content-Security-Policy')).toBe(DOCS_CSP);
+    expect((await request('/admin/queues', { headers: alice })).headers.get('Content-Security-Policy')).toBe(DASHBOARD_CSP);
   });
 
   it('reuse a well-formed X-Request-Id and replace anything else', async () => {
-    const id = async (value: string) => (await app.request('/', { headers: { 'X-Request-Id': value } })).headers.get('X-Request-Id');
+    const id = async (value: string) => (await request('/', { headers: { 'X-Request-Id': value } })).headers.get('X-Request-Id');
     expect(await id('trace-0af7651916cd43dd8448eb211c80319c')).toBe('trace-0af7651916cd43dd8448eb211c80319c');
     for (const bad of ['two words', '<script>', 'x'.repeat(129), 'ünïcode', 'a\tb']) {
       const answered = await id(bad);
@@ -71,8 +86,22 @@ describe('response headers', () => {
   });
 
   it('say nothing internal in a 5xx body', async () => {
-    const res = await app.request('/boom');
+    const res = await request('/boom');
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ msg: 'internal server error', status: 500 });
+  });
+});
+
+describe('the body limit behind a real HTTP server', () => {
+  it('holds for a body sent in chunks, without Content-Length', async () => {
+    const body = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 5; i++) controller.enqueue(new TextEncoder().encode('x'.repeat(50)));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${base}/math`, { method: 'POST', headers: alice, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ msg: 'request body over 100 bytes', status: 413 });
   });
 });
