@@ -4,6 +4,7 @@ import { auth as parseBasicAuth } from 'hono/utils/basic-auth';
 import type { Redis } from 'ioredis';
 import type { AppEnv } from './app-env.js';
 import { clientAddress } from './client-address.js';
+import { requestHeader } from './node-headers.js';
 import type { ServerConfig } from './config.js';
 import { CredentialCache } from './credential-cache.js';
 import { ApiError } from './errors.js';
@@ -75,7 +76,8 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
   const checking = new Map<string, Promise<void>>();
 
   return async (c, next) => {
-    const credentials = parseBasicAuth(c.req.raw);
+    // Hono's parser reads the header through this shim, so no fetch Headers is built for the request.
+    const credentials = parseBasicAuth({ headers: { get: (name: string) => requestHeader(c, name) ?? null } } as unknown as Request);
     if (!credentials) throw new ApiError(401, 'unauthorized', undefined, challenge);
     const { username, password } = credentials;
     const address = addressOf(c);

@@ -3,6 +3,7 @@
 import { BlockList, isIP } from 'node:net';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import { requestHeader } from './node-headers.js';
 
 /** IPv4 clients of a dual-stack socket show as ::ffff:a.b.c.d; count them as a.b.c.d. */
 const plain = (address: string) => address.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
@@ -37,7 +38,7 @@ export function clientAddress(trustedProxies: readonly string[]): (c: Context) =
     let address = plain(socket);
     if (trustedProxies.length === 0 || !isTrusted(address)) return address;
     // Each proxy appends the address it saw; the first one from the right we do not trust is the client.
-    const hops = (c.req.header('X-Forwarded-For') ?? '').split(',').map((hop) => plain(hop.trim())).filter(Boolean);
+    const hops = (requestHeader(c, 'X-Forwarded-For') ?? '').split(',').map((hop) => plain(hop.trim())).filter(Boolean);
     for (let i = hops.length - 1; i >= 0; i--) {
       address = hops[i].slice(0, 64);
       if (!isTrusted(address)) break;

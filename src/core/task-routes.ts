@@ -6,6 +6,7 @@ import { ApiError, validationError } from './errors.js';
 import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
 import type { TaskQueues } from './queue.js';
 import { inputSchema, type Service } from './service.js';
+import { requestHeader } from './node-headers.js';
 
 export interface TaskRoute {
   method: 'GET' | 'POST';
@@ -50,7 +51,7 @@ export function taskRouter(
     const schema = inputSchema(service, options.get(service.name));
     routes.push({ method, path, service, input: schema });
     app.on(method, path, auth, async (c) => {
-      const key = idempotencyKey(c.req.header(IDEMPOTENCY_HEADER));
+      const key = idempotencyKey(requestHeader(c, IDEMPOTENCY_HEADER));
       const raw = method === 'POST' ? { ...(await jsonBody(c)), ...c.req.param() } : c.req.param();
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw validationError(parsed.error);
