@@ -1,4 +1,5 @@
 // Idempotency-Key on enqueue routes, against a real Redis: one job per user and key, whatever the retries.
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
@@ -26,7 +27,8 @@ function appWith(resultTtl: number) {
       body: body && JSON.stringify(body),
     });
   const jobs = () => tasks.queues.get('tasks')!.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
-  return { submit, jobs };
+  const get = (path: string, method = 'GET') => app.request(path, { method, headers: { Authorization: basic('alice') } });
+  return { submit, jobs, get };
 }
 
 let api: ReturnType<typeof appWith>;
@@ -106,5 +108,27 @@ describe('Idempotency-Key', () => {
     }, 20_000, 250);
     expect(later).not.toBe(first);
     expect(await short.jobs()).toBe(2);
+  });
+
+  it('queues the task on a retry when the first submit claimed the key but never queued it, once', async () => {
+    // What a server leaves behind when its submit timed out, or it died, between the claim and the job.
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const id = randomUUID();
+    const claim = `${prefix}-3600:idempotency:${sha256(JSON.stringify(['alice', 'lost-1']))}`;
+    await redis.set(claim, JSON.stringify({ id, request: sha256(JSON.stringify(['sleep', { seconds: 5 }])) }), 'EX', 60);
+    const before = await api.jobs();
+    const retries = await Promise.all([api.submit('/sleep/5', 'lost-1'), api.submit('/sleep/5', 'lost-1')]);
+    for (const res of retries) expect(await res.json()).toMatchObject({ status: 202, task_id: id });
+    expect((await api.get(`/tasks/${id}`)).status).toBe(200);
+    expect(await api.jobs()).toBe(before + 1);
+  });
+
+  it('does not bring a cancelled task back when its submit is retried', async () => {
+    const { task_id } = await (await api.submit('/sleep/5', 'cancel-1')).json();
+    expect((await api.get(`/tasks/${task_id}`, 'DELETE')).status).toBe(200);
+    const before = await api.jobs();
+    expect(await (await api.submit('/sleep/5', 'cancel-1')).json()).toMatchObject({ task_id });
+    expect(await (await api.get(`/tasks/${task_id}`)).json()).toMatchObject({ task_status: 'REVOKED' });
+    expect(await api.jobs()).toBe(before);
   });
 });

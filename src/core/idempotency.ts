@@ -21,14 +21,13 @@ export function idempotencyKey(header: string | undefined): string | undefined {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** Deletes the key only if it still names our task: a failed submit must not erase someone else's claim. */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
-
 /**
  * Queues the task once per (owner, key). The key is claimed first with SET NX EX, so of two requests
  * racing with the same key exactly one queues a job; the other answers with the winner's task id.
  * The claim stores a hash of the request too: the same key with another service or input is refused
- * (422) rather than silently answered with an unrelated task.
+ * (422) rather than silently answered with an unrelated task. A claim is never given back, even when
+ * the submit fails: a timed-out submit may still have taken effect in Redis, and a retry must not
+ * queue a second job.
  */
 export async function submitOnce(tasks: TaskQueues, service: Service, input: unknown, owner: string, key: string): Promise<string> {
   // Hashed: keys are client data of any shape, and user names must not be readable from Redis key names.
@@ -46,12 +45,11 @@ export async function submitOnce(tasks: TaskQueues, service: Service, input: unk
         { field: IDEMPOTENCY_HEADER, msg: 'already used with another service or input; use a new key' },
       ]);
     }
+    // The first request's job may not exist yet (its submit in flight) or ever (its submit failed):
+    // submitting with the same id creates it once, as BullMQ ignores an add whose job id exists. A task
+    // already there, revoked ones included, is left as it is.
+    if (!(await tasks.status(earlier.id, owner))) await tasks.submit(service, input, owner, earlier.id);
     return earlier.id;
   }
-  try {
-    return await tasks.submit(service, input, owner, id);
-  } catch (err) {
-    await tasks.connection.eval(RELEASE, 1, redisKey, JSON.stringify({ id, request })).catch(() => {});
-    throw err;
-  }
+  return tasks.submit(service, input, owner, id);
 }
