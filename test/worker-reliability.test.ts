@@ -176,6 +176,13 @@ describe('deadlines, retries and cancellation', () => {
     expect(worker.child.exitCode).toBeNull();
   });
 
+  it('fails a task that returns after its timeout: a partial result is not a success', async () => {
+    const { startWorker, submit, reaches } = setup();
+    await startWorker();
+    const id = await submit('partial', {});
+    expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s', task_result: null });
+  });
+
   it('stops a service that declares no timeout at the worker\'s default_timeout', async () => {
     const { startWorker, submit, reaches } = setup({ default_timeout: 1 });
     expect(services.find((s) => s.name === 'sleep')!.timeout).toBeUndefined();

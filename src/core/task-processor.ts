@@ -54,7 +54,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), Math.min(timeout * 1000, 2 ** 31 - 1));
     try {
       if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
-      return await o.sandbox.run({
+      const result = await o.sandbox.run({
         name: job.name,
         input: job.data.input,
         taskId: job.id!,
@@ -62,6 +62,10 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
         killAfterMs: o.killAfter * 1000,
         onProgress: (value) => void job.updateProgress(value).catch((err: Error) => o.log.warn({ err: err.message }, 'progress not saved')),
       });
+      // A service that returns once its signal has aborted hands back a partial result: the task ends
+      // as the stop says (timed out, revoked, back to the queue), not as a success.
+      if (why) throw controller.signal.reason;
+      return result;
     } catch (err) {
       if (why === 'timeout') throw new Error(`timed out after ${timeout} s`);
       if (why === 'revoked') throw new UnrecoverableError('revoked');
