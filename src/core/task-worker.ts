@@ -55,8 +55,9 @@ export async function runWorker(registry: string): Promise<void> {
   // Started now, so a broken registry stops the worker at once and the first task does not wait for it.
   await sandbox.ready();
   const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke, () => void tasks.recheck());
+  // The health port first: a worker that cannot bind it stops before it holds a task.
+  const health = await serveWorkerHealth(worker, config, log);
   worker.run().catch((err: unknown) => worker.emit('error', err as Error));
-  await serveWorkerHealth(worker, config, log);
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
   // The deadline covers the grace, the kill after it, and closing the connections.
@@ -66,6 +67,7 @@ export async function runWorker(registry: string): Promise<void> {
     clearTimeout(grace);
     sandbox.kill();
     await stopWatching();
+    await health?.close();
     await connection.quit();
   });
 }
