@@ -79,9 +79,16 @@ async function main(): Promise<void> {
   run('server', 'src/server.ts', serverConfig);
   run('worker', 'src/worker.ts', existsSync(WORKER_CONFIG) ? WORKER_CONFIG : undefined);
 
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
-  process.on('SIGHUP', () => void stopAll(0));
+  // The first signal lets the server and the worker drain; a second one, like theirs, stops all at once.
+  const onSignal = () => {
+    if (!stopping) return void stopAll(0);
+    say('second signal: stopping everything now');
+    for (const child of children) child.kill('SIGKILL');
+    void Promise.resolve(redis.own?.stop('SIGKILL')).finally(() => process.exit(1));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
 
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200 && !stopping; i++) {
