@@ -183,6 +183,18 @@ describe('deadlines, retries and cancellation', () => {
     expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s', task_result: null });
   });
 
+  it('fails a task whose result JSON cannot hold, without retrying it, and takes the next task', async () => {
+    const { startWorker, submit, reaches } = setup();
+    const worker = await startWorker();
+    const id = await submit('bigint', {});
+    const next = await submit('maths', { a: 1, b: 2 });
+    const final: TaskStatus = await reaches(id, FINAL);
+    expect(final).toMatchObject({ task_status: 'FAILURE', attempts: 1 });
+    expect(final.error).toMatch(/^the result cannot be stored as JSON: /);
+    expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 103 });
+    expect(worker.child.exitCode).toBeNull();
+  });
+
   it('stops a service that declares no timeout at the worker\'s default_timeout', async () => {
     const { startWorker, submit, reaches } = setup({ default_timeout: 1 });
     expect(services.find((s) => s.name === 'sleep')!.timeout).toBeUndefined();

@@ -34,7 +34,11 @@ process.on('message', (message: ParentMessage) => {
     taskId: message.taskId,
   };
   run(message.name, message.input, ctx).then(
-    (value) => send({ cmd: 'done', value: value ?? null }),
+    // A result the IPC channel cannot carry (a BigInt, a cycle) fails the task, for good: it would fail again.
+    (value) =>
+      send({ cmd: 'done', value: value ?? null }).catch((err: Error) =>
+        send({ cmd: 'failed', error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
+      ),
     (err: unknown) => {
       const error = err instanceof Error ? err : new Error(String(err));
       return send({ cmd: 'failed', error: { name: error.name, message: error.message || 'failed', stack: error.stack } });
