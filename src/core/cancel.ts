@@ -34,6 +34,11 @@ export async function revoke(tasks: TaskQueues, id: string, owner: string): Prom
   const revoked: TaskStatus = { ...status, task_status: 'REVOKED', task_result: null, error: 'revoked', finished_at: new Date().toISOString() };
   await redis.set(tombstoneKey(tasks.prefix, id), JSON.stringify({ owner, status: revoked } satisfies Tombstone), 'EX', tasks.resultTtl);
   const found = await tasks.find(id);
+  // It finished between the first read and the tombstone: its result stands, and the cancel is too late.
+  if (found && (found.state === 'SUCCESS' || found.state === 'FAILURE')) {
+    await redis.del(tombstoneKey(tasks.prefix, id));
+    return 'finished';
+  }
   // A job that a worker has locked cannot be removed: it is running, and its worker hears the message below.
   if (found && found.state === 'PENDING') await found.job.remove().catch(() => {});
   await redis.publish(revokeChannel(tasks.prefix), id);
