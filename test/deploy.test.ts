@@ -11,6 +11,7 @@ import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Namespace, Service } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { SHUTDOWN_MARGIN } from '../src/core/task-worker.js';
 import { parseConfig, resolveServiceOptions, workerConfigSchema, type WorkerConfig } from '../src/core/config.js';
 import { services } from '../src/services/index.js';
 import { deletePrefix, redisUrl, ROOT, uniquePrefix } from './helpers.js';
@@ -122,8 +123,8 @@ describe('Kubernetes manifests', () => {
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(container.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     expect(container.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
-    // The worker may take shutdown_grace, then kill_after to stop its task: Kubernetes must wait longer.
-    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdown_grace + config.kill_after);
+    // The worker may take shutdown_grace, then kill_after, then its margin to stop: Kubernetes must wait longer.
+    expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdown_grace + config.kill_after + SHUTDOWN_MARGIN);
   });
 
   it('run every pod as a non-root user', () => {
@@ -233,7 +234,7 @@ describe('compose.yaml', () => {
     expect(worker.environment.CONFIG_FILENAME).toBe(worker.configs[0].target);
     expect(worker.healthcheck.test.join(' ')).toContain(`127.0.0.1:${worker.environment.HEALTH_PORT}/healthz`);
     const defaults = workerConfigSchema.parse({});
-    expect(parseInt(worker.stop_grace_period, 10)).toBeGreaterThan(defaults.shutdown_grace + defaults.kill_after);
+    expect(parseInt(worker.stop_grace_period, 10)).toBeGreaterThan(defaults.shutdown_grace + defaults.kill_after + SHUTDOWN_MARGIN);
     for (const s of [server, worker]) expect(s.depends_on.redis.condition).toBe('service_healthy');
   });
 });

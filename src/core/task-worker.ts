@@ -14,6 +14,9 @@ import { onShutdown } from './shutdown.js';
 import { taskProcessor } from './task-processor.js';
 import { serveWorkerHealth } from './worker-health.js';
 
+/** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
+export const SHUTDOWN_MARGIN = 5;
+
 /** Runs a worker for the services of `registry`, a module URL whose `services` export lists them. */
 export async function runWorker(registry: string): Promise<void> {
   const { file, config, notes } = loadWorkerConfig();
@@ -61,7 +64,7 @@ export async function runWorker(registry: string): Promise<void> {
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
   // The deadline covers the grace, the kill after it, and closing the connections.
-  onShutdown(log, (config.shutdown_grace + config.kill_after + 5) * 1000, async () => {
+  onShutdown(log, (config.shutdown_grace + config.kill_after + SHUTDOWN_MARGIN) * 1000, async () => {
     const grace = setTimeout(() => tasks.shutdown(), config.shutdown_grace * 1000);
     await worker.close();
     clearTimeout(grace);
