@@ -5,9 +5,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
+import type { Job, Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
+import { createRunner } from '../src/core/dispatch.js';
+import type { Logger } from '../src/core/logger.js';
+import type { TaskData } from '../src/core/queue.js';
+import type { Service } from '../src/core/service.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -99,4 +104,23 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 20
     if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/**
+ * A BullMQ processor that runs services in this process, without the worker's service process,
+ * deadlines or revokes: for tests of the dispatch and of what the server reads while tasks run.
+ */
+export function createProcessor(
+  services: readonly Service[],
+  options: Map<string, unknown>,
+  log: Logger,
+): Processor<TaskData> {
+  const run = createRunner(services, options);
+  return (job: Job<TaskData>, _token?: string, signal?: AbortSignal) =>
+    run(job.name, job.data.input, {
+      log: log.child({ task_id: job.id, service: job.name }),
+      progress: (value) => job.updateProgress(value),
+      signal: signal ?? new AbortController().signal,
+      taskId: job.id!,
+    });
 }

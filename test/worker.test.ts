@@ -3,14 +3,13 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveServiceOptions } from '../src/core/config.js';
-import { createProcessor } from '../src/core/dispatch.js';
 import { createLogger } from '../src/core/logger.js';
 import { revoke } from '../src/core/cancel.js';
 import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
 import { services } from '../src/services/index.js';
 import maths from '../src/services/maths.js';
 import sleep from '../src/services/sleep.js';
-import { deletePrefix, eventually, redisUrl, uniquePrefix } from './helpers.js';
+import { createProcessor, deletePrefix, eventually, redisUrl, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix();
 let producer: Redis;

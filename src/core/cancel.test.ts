@@ -2,12 +2,11 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
+import { basic, createProcessor, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
 import { routes } from '../routes.js';
 import { services } from '../services/index.js';
 import { createApp } from './app.js';
 import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createProcessor } from './dispatch.js';
 import { createLogger } from './logger.js';
 import { TaskQueues } from './queue.js';
 

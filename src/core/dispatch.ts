@@ -1,7 +1,5 @@
 // Runs one task: looks its service up in the registry, re-validates the input, and calls run(input, ctx).
-import { UnrecoverableError, type Job, type Processor } from 'bullmq';
-import type { Logger } from './logger.js';
-import type { TaskData } from './queue.js';
+import { UnrecoverableError } from 'bullmq';
 import { InputError, inputSchema, type Service, type ServiceContext } from './service.js';
 
 /** What a run needs besides the input: everything in `ctx` but the options, which the runner knows. */
@@ -27,20 +25,4 @@ export function createRunner(services: readonly Service[], options: Map<string, 
       throw err;
     }
   };
-}
-
-/** A processor that runs services in the worker's own process: for tests of the dispatch itself. */
-export function createProcessor(
-  services: readonly Service[],
-  options: Map<string, unknown>,
-  log: Logger,
-): Processor<TaskData> {
-  const run = createRunner(services, options);
-  return (job: Job<TaskData>, _token?: string, signal?: AbortSignal) =>
-    run(job.name, job.data.input, {
-      log: log.child({ task_id: job.id, service: job.name }),
-      progress: (value) => job.updateProgress(value),
-      signal: signal ?? new AbortController().signal,
-      taskId: job.id!,
-    });
 }
