@@ -1,6 +1,13 @@
 // Runs one task: looks its service up in the registry, re-validates the input, and calls run(input, ctx).
-import { UnrecoverableError } from 'bullmq';
 import { InputError, inputSchema, type Service, type ServiceContext } from './service.js';
+
+/**
+ * A failure no retry can fix. BullMQ knows its UnrecoverableError by name as well as by class, so this
+ * stand-in spares the service process, which runs this file, from loading BullMQ (some 12 MB).
+ */
+class UnrecoverableError extends Error {
+  override name = 'UnrecoverableError';
+}
 
 /** What a run needs besides the input: everything in `ctx` but the options, which the runner knows. */
 export type RunContext = Omit<ServiceContext, 'options'>;

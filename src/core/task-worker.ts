@@ -12,7 +12,6 @@ import { Sandbox } from './sandbox.js';
 import { queueOf, type Service } from './service.js';
 import { onShutdown } from './shutdown.js';
 import { taskProcessor } from './task-processor.js';
-import { serveWorkerHealth } from './worker-health.js';
 
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
@@ -58,8 +57,9 @@ export async function runWorker(registry: string): Promise<void> {
   // Started now, so a broken registry stops the worker at once and the first task does not wait for it.
   await sandbox.ready();
   const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke, () => void tasks.recheck());
-  // The health port first: a worker that cannot bind it stops before it holds a task.
-  const health = await serveWorkerHealth(worker, config, log);
+  // The health port first: a worker that cannot bind it stops before it holds a task. Imported only when
+  // configured: prom-client and the HTTP server are a few MB a worker without the port does not need.
+  const health = config.health_port === undefined ? undefined : await (await import('./worker-health.js')).serveWorkerHealth(worker, config, log);
   worker.run().catch((err: unknown) => worker.emit('error', err as Error));
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
