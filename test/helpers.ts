@@ -9,10 +9,14 @@ import type { Job, Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
+import { createApp } from '../src/core/app.js';
+import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
 import { createRunner } from '../src/core/dispatch.js';
-import type { Logger } from '../src/core/logger.js';
-import type { TaskData } from '../src/core/queue.js';
+import { createLogger, type Logger } from '../src/core/logger.js';
+import { TaskQueues, type TaskData } from '../src/core/queue.js';
 import type { Service } from '../src/core/service.js';
+import { routes } from '../src/routes.js';
+import { services } from '../src/services/index.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -123,4 +127,22 @@ export function createProcessor(
       signal: signal ?? new AbortController().signal,
       taskId: job.id!,
     });
+}
+
+/**
+ * The app as the server builds it, on the tests' Redis under a key prefix of its own, with the users of
+ * HASHES and any other server config `settings`. Call it in beforeAll; `close()` deletes its keys.
+ */
+export function testApp(settings: Record<string, unknown> = {}) {
+  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix(), ...settings });
+  const redis = new Redis(redisUrl());
+  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: config.result_ttl, services });
+  const serviceOptions = resolveServiceOptions('test', config.services, services);
+  const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  const close = async () => {
+    await tasks.close();
+    await deletePrefix(redisUrl(), config.queue_prefix);
+    redis.disconnect();
+  };
+  return { app, tasks, config, serviceOptions, close };
 }

@@ -1,35 +1,14 @@
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createLogger } from './logger.js';
-import { TaskQueues } from './queue.js';
+import { basic, testApp } from '../../test/helpers.js';
 
-const prefix = uniquePrefix();
-const config = parseConfig(serverConfigSchema, 'test', {
-  httpauth: HASHES,
-  queue_prefix: prefix,
-  services: { sleep: { max_sleep_seconds: 100 } },
-});
-let redis: Redis;
-let tasks: TaskQueues;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof testApp>['app'];
+let close: () => Promise<void>;
 
 beforeAll(() => {
-  redis = new Redis(redisUrl());
-  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: config.result_ttl, services });
-  const serviceOptions = resolveServiceOptions('test', config.services, services);
-  app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  ({ app, close } = testApp({ services: { sleep: { max_sleep_seconds: 100 } } }));
 });
 
-afterAll(async () => {
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
-});
+afterAll(() => close());
 
 const get = (path: string, user: string | null = 'alice') =>
   app.request(path, { headers: user ? { Authorization: basic(user) } : {} });

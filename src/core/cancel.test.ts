@@ -2,32 +2,23 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, createProcessor, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
+import { basic, createProcessor, eventually, redisUrl, testApp } from '../../test/helpers.js';
 import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
 import { createLogger } from './logger.js';
-import { TaskQueues } from './queue.js';
 
-const prefix = uniquePrefix();
-const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix });
-let redis: Redis;
-let tasks: TaskQueues;
-let app: ReturnType<typeof createApp>;
+let tasks: ReturnType<typeof testApp>['tasks'];
+let app: ReturnType<typeof testApp>['app'];
+let prefix: string;
+let serviceOptions: Map<string, unknown>;
+let close: () => Promise<void>;
 
 beforeAll(() => {
-  redis = new Redis(redisUrl());
-  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: config.result_ttl, services });
-  const serviceOptions = resolveServiceOptions('test', config.services, services);
-  app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  const made = testApp();
+  ({ app, tasks, close, serviceOptions } = made);
+  prefix = made.config.queue_prefix;
 });
 
-afterAll(async () => {
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
-});
+afterAll(() => close());
 
 const call = (method: string, path: string, user = 'alice') => app.request(path, { method, headers: { Authorization: basic(user) } });
 const submit = async (path: string): Promise<string> => (await (await call('GET', path)).json()).task_id;
@@ -71,8 +62,7 @@ describe('DELETE /tasks/:id', () => {
   it('answers 409 for a finished task, which keeps its result', async () => {
     const id = await submit('/math/1/2');
     const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const options = resolveServiceOptions('test', {}, services);
-    const worker = new Worker('tasks', createProcessor(services, options, createLogger('silent', 'test')), { connection, prefix });
+    const worker = new Worker('tasks', createProcessor(services, serviceOptions, createLogger('silent', 'test')), { connection, prefix });
     try {
       await eventually(async () => ((await tasks.status(id, 'alice'))?.task_status === 'SUCCESS' ? true : undefined));
     } finally {
