@@ -5,16 +5,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import type { Job, Processor } from 'bullmq';
+import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { createApp } from '../src/core/app.js';
 import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
 import { createRunner } from '../src/core/dispatch.js';
-import { createLogger, type Logger } from '../src/core/logger.js';
+import { createLogger } from '../src/core/logger.js';
 import { TaskQueues, type TaskData } from '../src/core/queue.js';
-import type { Service } from '../src/core/service.js';
 import { routes } from '../src/routes.js';
 import { services } from '../src/services/index.js';
 
@@ -111,22 +110,28 @@ export async function eventually<T>(check: () => Promise<T | undefined>, ms = 20
 }
 
 /**
- * A BullMQ processor that runs services in this process, without the worker's service process,
- * deadlines or revokes: for tests of the dispatch and of what the server reads while tasks run.
+ * A BullMQ worker on the "tasks" queue under `prefix` that runs the shipped services in this process,
+ * without the worker's service process, deadlines or revokes: for tests of the dispatch and of what the
+ * server reads while tasks run. `close()` stops it.
  */
-export function createProcessor(
-  services: readonly Service[],
-  options: Map<string, unknown>,
-  log: Logger,
-): Processor<TaskData> {
-  const run = createRunner(services, options);
-  return (job: Job<TaskData>, _token?: string, signal?: AbortSignal) =>
+export async function inProcessWorker(prefix: string): Promise<{ worker: Worker; close: () => Promise<void> }> {
+  const run = createRunner(services, resolveServiceOptions('test', {}, services));
+  const log = createLogger('silent', 'test');
+  const processor: Processor<TaskData> = (job: Job<TaskData>, _token?: string, signal?: AbortSignal) =>
     run(job.name, job.data.input, {
       log: log.child({ task_id: job.id, service: job.name }),
       progress: (value) => job.updateProgress(value),
       signal: signal ?? new AbortController().signal,
       taskId: job.id!,
     });
+  const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  const worker = new Worker('tasks', processor, { connection, prefix, concurrency: 1 });
+  await worker.waitUntilReady();
+  const close = async () => {
+    await worker.close();
+    connection.disconnect();
+  };
+  return { worker, close };
 }
 
 /**

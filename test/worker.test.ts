@@ -1,41 +1,29 @@
 // The real worker code on a real queue: dispatch by name, status transitions, failures without retry.
-import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveServiceOptions } from '../src/core/config.js';
-import { createLogger } from '../src/core/logger.js';
 import { revoke } from '../src/core/cancel.js';
 import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
 import { services } from '../src/services/index.js';
 import maths from '../src/services/maths.js';
 import sleep from '../src/services/sleep.js';
-import { createProcessor, deletePrefix, eventually, redisUrl, uniquePrefix } from './helpers.js';
+import { deletePrefix, eventually, inProcessWorker, redisUrl, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix();
 let producer: Redis;
-let workerConnection: Redis;
 let tasks: TaskQueues;
-let worker: Worker;
+let stopWorker: () => Promise<void>;
 
 beforeAll(async () => {
   producer = new Redis(redisUrl());
-  workerConnection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   tasks = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
-  const options = resolveServiceOptions('test', {}, services);
-  worker = new Worker('tasks', createProcessor(services, options, createLogger('silent', 'test')), {
-    connection: workerConnection,
-    prefix,
-    concurrency: 1,
-  });
-  await worker.waitUntilReady();
+  stopWorker = (await inProcessWorker(prefix)).close;
 });
 
 afterAll(async () => {
-  await worker.close();
+  await stopWorker();
   await tasks.close();
   await deletePrefix(redisUrl(), prefix);
   producer.disconnect();
-  workerConnection.disconnect();
 });
 
 const finished = (id: string) =>

@@ -1,20 +1,15 @@
 // DELETE /tasks/:id through the real app and a real Redis: who may cancel, and what each state answers.
-import { Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, createProcessor, eventually, redisUrl, testApp } from '../../test/helpers.js';
-import { services } from '../services/index.js';
-import { createLogger } from './logger.js';
+import { basic, eventually, inProcessWorker, testApp } from '../../test/helpers.js';
 
 let tasks: ReturnType<typeof testApp>['tasks'];
 let app: ReturnType<typeof testApp>['app'];
 let prefix: string;
-let serviceOptions: Map<string, unknown>;
 let close: () => Promise<void>;
 
 beforeAll(() => {
   const made = testApp();
-  ({ app, tasks, close, serviceOptions } = made);
+  ({ app, tasks, close } = made);
   prefix = made.config.queue_prefix;
 });
 
@@ -61,13 +56,11 @@ describe('DELETE /tasks/:id', () => {
 
   it('answers 409 for a finished task, which keeps its result', async () => {
     const id = await submit('/math/1/2');
-    const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
-    const worker = new Worker('tasks', createProcessor(services, serviceOptions, createLogger('silent', 'test')), { connection, prefix });
+    const worker = await inProcessWorker(prefix);
     try {
       await eventually(async () => ((await tasks.status(id, 'alice'))?.task_status === 'SUCCESS' ? true : undefined));
     } finally {
       await worker.close();
-      connection.disconnect();
     }
     const res = await call('DELETE', `/tasks/${id}`);
     expect(res.status).toBe(409);

@@ -2,11 +2,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { basic, createProcessor, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix, USERS } from '../../test/helpers.js';
+import { basic, deletePrefix, eventually, inProcessWorker, HASHES, redisUrl, uniquePrefix, USERS } from '../../test/helpers.js';
 import { TaskClient, type TaskStatus } from '../client.js';
 import { routes } from '../routes.js';
 import { services as registry } from '../services/index.js';
@@ -23,8 +22,7 @@ const prefix = uniquePrefix();
 const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix, events_keepalive: 0.2 });
 const log = createLogger('silent', 'test');
 let producer: Redis;
-let workerConnection: Redis;
-let worker: Worker;
+let stopWorker: () => Promise<void>;
 let tasks: TaskQueues;
 let app: ReturnType<typeof createApp>;
 let client: TaskClient;
@@ -41,20 +39,17 @@ function appOn(queues: TaskQueues) {
 
 beforeAll(async () => {
   producer = new Redis(redisUrl());
-  workerConnection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   tasks = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
   app = appOn(tasks);
   client = new TaskClient({ baseUrl: 'http://in-process', username: 'alice', password: USERS.alice, fetch: (url, init) => app.request(url, init) });
-  worker = new Worker('tasks', createProcessor(registry, resolveServiceOptions('test', {}, registry), log), { connection: workerConnection, prefix, concurrency: 1 });
-  await worker.waitUntilReady();
+  stopWorker = (await inProcessWorker(prefix)).close;
 });
 
 afterAll(async () => {
-  await worker.close();
+  await stopWorker();
   await tasks.close();
   await deletePrefix(redisUrl(), prefix);
   producer.disconnect();
-  workerConnection.disconnect();
 });
 
 const get = (path: string, user = 'alice', init: RequestInit = {}) => app.request(path, { ...init, headers: { Authorization: basic(user) } });
