@@ -8,13 +8,8 @@ export interface Tombstone {
   status: TaskStatus;
 }
 
-const tombstoneKey = (prefix: string, id: string) => `${prefix}:revoked:${id}`;
+export const tombstoneKey = (prefix: string, id: string) => `${prefix}:revoked:${id}`;
 export const revokeChannel = (prefix: string) => `${prefix}:revoke`;
-
-export async function readTombstone(redis: Redis, prefix: string, id: string): Promise<Tombstone | null> {
-  const raw = await redis.get(tombstoneKey(prefix, id));
-  return raw ? (JSON.parse(raw) as Tombstone) : null;
-}
 
 export async function isRevoked(redis: Redis, prefix: string, id: string): Promise<boolean> {
   return (await redis.exists(tombstoneKey(prefix, id))) === 1;

@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { readTombstone } from './cancel.js';
 import { queueOf, type Service } from './service.js';
+import { StatusReader, TASK_STATES } from './task-status.js';
 import { TaskEvents } from './task-events.js';
 
 /** Celery's state names, kept so the ancestor's clients keep working. */
@@ -40,26 +40,6 @@ export function connect(url: string, options: RedisOptions = {}): Redis {
   return new Redis(url, { lazyConnect: false, ...options });
 }
 
-const STATES: Record<string, TaskState> = {
-  waiting: 'PENDING',
-  prioritized: 'PENDING',
-  delayed: 'PENDING',
-  'waiting-children': 'PENDING',
-  active: 'STARTED',
-  completed: 'SUCCESS',
-  failed: 'FAILURE',
-};
-
-/** BullMQ's reason when a task's worker died more often than `max_stalled` allows, said for a client. */
-const STALLED = 'job stalled more than allowable limit';
-
-function explain(reason: string | undefined): string {
-  if (reason === STALLED) return `its worker died while running it, each time it ran (${STALLED}); not retried again`;
-  return reason || 'failed';
-}
-
-const iso = (ms: number | undefined): string | null => (ms ? new Date(ms).toISOString() : null);
-
 export interface TaskQueuesOptions {
   connection: Redis;
   prefix: string;
@@ -78,6 +58,7 @@ export class TaskQueues {
   readonly connection: Redis;
   /** What GET /tasks/:id?wait=N and /tasks/:id/events listen to. */
   readonly events: TaskEvents;
+  private readonly reader: StatusReader;
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;
@@ -94,6 +75,7 @@ export class TaskQueues {
       this.queues.set(name, queue);
     }
     this.events = new TaskEvents(this.queues, options.connection);
+    this.reader = new StatusReader(options);
   }
 
   /** Resolves when Redis answers a PING; rejects (fast) when it cannot be reached. */
@@ -118,7 +100,7 @@ export class TaskQueues {
   /** Reads the state before the job's fields: a job found finished is read with its result. */
   async find(id: string): Promise<{ job: Job<TaskData>; state: TaskState } | undefined> {
     for (const queue of this.queues.values()) {
-      const state = STATES[await queue.getJobState(id)];
+      const state = TASK_STATES[await queue.getJobState(id)];
       if (!state) continue;
       const job = await Job.fromId<TaskData>(queue, id);
       return job && { job, state };
@@ -129,27 +111,7 @@ export class TaskQueues {
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
   async status(id: string, owner: string): Promise<TaskStatus | null> {
     if (!isTaskId(id)) return null;
-    const tombstone = await readTombstone(this.connection, this.prefix, id);
-    if (tombstone) return tombstone.owner === owner ? tombstone.status : null;
-    const found = await this.find(id);
-    if (!found || found.job.data.owner !== owner) return null;
-    const { job, state } = found;
-    // BullMQ removes expired jobs lazily, when later jobs finish; the status must not outlive result_ttl.
-    if (job.finishedOn && job.finishedOn + this.resultTtl * 1000 < Date.now()) return null;
-    const finished = state === 'SUCCESS' || state === 'FAILURE';
-    return {
-      task_id: id,
-      task_status: state,
-      task_result: state === 'SUCCESS' ? job.returnvalue : null,
-      progress: job.progress,
-      error: state === 'FAILURE' ? explain(job.failedReason) : null,
-      // BullMQ counts a run when it ends; the client sees the one in progress too: attempt 1 of 3, not 0.
-      attempts: job.attemptsMade + (state === 'STARTED' ? 1 : 0),
-      max_attempts: job.opts.attempts ?? 1,
-      created_at: iso(job.timestamp)!,
-      started_at: iso(job.processedOn),
-      finished_at: finished ? iso(job.finishedOn) : null,
-    };
+    return this.reader.read(this.queues.values(), id, owner);
   }
 
   async close(): Promise<void> {
