@@ -5,7 +5,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from './app-env.js';
 import { basicAuth } from './auth.js';
 import type { ServerConfig } from './config.js';
-import { dashboard } from './dashboard.js';
+import { dashboard, DASHBOARD_PATH } from './dashboard.js';
 import { apiDocs } from './docs.js';
 import { errorJson, notFound, onError } from './errors.js';
 import { health } from './health.js';
@@ -34,7 +34,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   app.use(metrics.middleware);
   // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
   // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.
-  app.use(responseHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }));
+  app.use(responseHeaders({ pages: ['/docs', DASHBOARD_PATH], pageHeaders: { contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
   app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
     c.header('Allow', methods.join(', '));
     return errorJson(c, 405, 'method not allowed');

@@ -36,34 +36,59 @@ export function bodiless(c: Context): boolean {
   return incoming !== undefined && incoming.headers['content-length'] === undefined && incoming.headers['transfer-encoding'] === undefined;
 }
 
+/**
+ * What every API answer carries: the headers OWASP's REST Security Cheat Sheet lists for API responses
+ * (with Content-Type, which each route sets). The others of Hono's secureHeaders (Cross-Origin-*-Policy,
+ * Origin-Agent-Cluster, Referrer-Policy, X-DNS-Prefetch-Control, ...) tell a browser how to treat a page
+ * and its links: they go on the HTML pages only. Each header costs on every answer, twice: Node checks it
+ * as it is set, and every client parses it.
+ */
+export const API_HEADERS: readonly (readonly [string, string])[] = [
+  ['Cache-Control', 'no-store'],
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['Strict-Transport-Security', 'max-age=15552000; includeSubDomains'],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+];
+
 /** The headers Hono's secureHeaders middleware would add with these options, worked out once. */
-async function securityHeaders(options: SecureHeadersOptions): Promise<[string, string][]> {
+async function secureHeadersOf(options: SecureHeadersOptions): Promise<[string, string][]> {
   const probe = new Hono().use(secureHeaders(options)).get('/', (c) => c.body(null));
   const res = await probe.request('/');
   return [...res.headers.entries()];
 }
 
+export interface ResponseHeadersOptions {
+  /** Paths that serve HTML pages (and their assets), each with everything under it. */
+  pages: readonly string[];
+  /** Hono's secureHeaders options for those pages; a page route that sets its own CSP keeps it. */
+  pageHeaders: SecureHeadersOptions;
+}
+
 /**
  * Sets `requestId` (the client's X-Request-Id when short and plain, else a UUID) and adds it and the
- * security headers to the answer; a header the route set itself (the CSP of /docs, say) wins. On Node
- * they go on the outgoing message before the route runs, which Node merges into the answer's head;
- * setting them on Hono's finished Response instead made every answer a full fetch Response, and cost
- * more than half of the server's throughput (docs/performance.md).
+ * security headers to the answer: API_HEADERS, or secureHeaders' full set under `pages`. A header the
+ * route set itself (the CSP of /docs, say) wins. On Node they go on the outgoing message before the
+ * route runs, which Node merges into the answer's head; setting them on Hono's finished Response instead
+ * made every answer a full fetch Response, and cost more than half of the server's throughput
+ * (docs/performance.md).
  */
-export function responseHeaders(options: SecureHeadersOptions): MiddlewareHandler<AppEnv> {
-  const headers = securityHeaders(options);
+export function responseHeaders({ pages, pageHeaders }: ResponseHeadersOptions): MiddlewareHandler<AppEnv> {
+  const forPages = secureHeadersOf(pageHeaders);
+  const isPage = (path: string) => pages.some((page) => path === page || path.startsWith(`${page}/`));
   return async (c, next) => {
     const given = requestHeader(c, 'x-request-id');
     const id = given && given.length <= 128 && !/[^\w\-=]/.test(given) ? given : randomUUID();
     c.set('requestId', id);
+    const headers = isPage(c.req.path) ? await forPages : API_HEADERS;
     const { outgoing } = node(c);
     if (outgoing) {
       outgoing.setHeader('X-Request-Id', id);
-      for (const [name, value] of await headers) outgoing.setHeader(name, value);
+      for (const [name, value] of headers) outgoing.setHeader(name, value);
       return next();
     }
     c.header('X-Request-Id', id);
     await next();
-    for (const [name, value] of await headers) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+    for (const [name, value] of headers) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
   };
 }

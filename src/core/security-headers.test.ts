@@ -59,10 +59,13 @@ describe.each(Object.entries(through))('response headers, through %s', (_, reque
     ];
     expect(responses.map((r) => r.status)).toEqual([200, 401, 404, 405, 413]);
     for (const res of responses) {
+      // OWASP's list for API responses, and none of the headers meant for HTML pages.
+      expect(res.headers.get('Cache-Control')).toBe('no-store');
       expect(res.headers.get('Content-Security-Policy')).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers.get('Strict-Transport-Security')).toBe('max-age=15552000; includeSubDomains');
       expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff');
-      expect(res.headers.get('X-Frame-Options')).toBe('SAMEORIGIN');
-      expect(res.headers.get('Referrer-Policy')).toBe('no-referrer');
+      expect(res.headers.get('X-Frame-Options')).toBe('DENY');
+      expect(res.headers.get('Cross-Origin-Opener-Policy')).toBeNull();
       expect(res.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/);
       expect(res.headers.get('X-Powered-By')).toBeNull();
       expect(res.headers.get('Server')).toBeNull();
@@ -70,9 +73,18 @@ describe.each(Object.entries(through))('response headers, through %s', (_, reque
     expect(await responses[4].json()).toEqual({ msg: 'request body over 100 bytes', status: 413 });
   });
 
-  it('leave the API docs and the dashboard their own CSP', async () => {
-    expect((await request('/docs')).headers.get('Content-Security-Policy')).toBe(DOCS_CSP);
-    expect((await request('/admin/queues', { headers: alice })).headers.get('Content-Security-Policy')).toBe(DASHBOARD_CSP);
+  it('give the API docs and the dashboard the headers of HTML pages, with their own CSP', async () => {
+    const pages = [await request('/docs'), await request('/docs/swagger-ui.css'), await request('/admin/queues', { headers: alice })];
+    expect(pages.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(pages.map((r) => r.headers.get('Content-Security-Policy'))).toEqual([DOCS_CSP, "default-src 'none'; frame-ancestors 'none'", DASHBOARD_CSP]);
+    for (const res of pages) {
+      expect(res.headers.get('Referrer-Policy')).toBe('no-referrer');
+      expect(res.headers.get('Cross-Origin-Opener-Policy')).toBe('same-origin');
+      expect(res.headers.get('X-Frame-Options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff');
+      // Their scripts and styles may be cached; the API's answers may not.
+      expect(res.headers.get('Cache-Control')).not.toBe('no-store');
+    }
   });
 
   it('reuse a well-formed X-Request-Id and replace anything else', async () => {
