@@ -103,7 +103,7 @@ describe('after a job runs', () => {
 
   it('logs JSON lines: the request with its request id and route, the job with its task id', () => {
     const request = jsonLines(server).find((l) => l.msg === 'request' && l.request_id === requestId);
-    expect(request).toMatchObject({ method: 'GET', path: '/sleep/1', route: '/sleep/:seconds', status: 202 });
+    expect(request).toMatchObject({ method: 'GET', path: '/sleep/1', route: '/sleep/:seconds', status: 202, task_id: taskId, service: 'sleep', idempotent: false });
     expect(request!.ms).toEqual(expect.any(Number));
     const taskLines = jsonLines(worker).filter((l) => l.task_id === taskId);
     expect(taskLines.map((l) => l.msg)).toEqual(expect.arrayContaining(['slept', 'task done']));

@@ -9,5 +9,7 @@ export interface AppEnv {
     requestId: string;
     /** Logger bound to this request's id. */
     log: Logger;
+    /** What the route adds to the request's log line (the task it queued, say). */
+    logFields: Record<string, unknown>;
   };
 }

@@ -1,4 +1,5 @@
-// One log line per HTTP request, through the request's own logger, so it carries the request id.
+// One log line per HTTP request, through the request's own logger, so it carries the request id, with
+// whatever the route added (`logFields`): a request that queues a task says which in the same line.
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { AppEnv } from './app-env.js';
@@ -16,6 +17,7 @@ export function requestLog(): MiddlewareHandler<AppEnv> {
       route: routePath(c),
       status: c.res.status,
       ms: Math.round((performance.now() - start) * 10) / 10,
+      ...c.get('logFields'),
     };
     const log = c.get('log');
     if (QUIET.has(c.req.path) && c.res.status < 400) log.debug(line, 'request');

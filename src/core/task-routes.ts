@@ -57,7 +57,7 @@ export function taskRouter(
       if (!parsed.success) throw validationError(parsed.error);
       const user = c.get('user');
       const id = key === undefined ? await tasks.submit(service, parsed.data, user) : await submitOnce(tasks, service, parsed.data, user, key);
-      c.get('log').info({ task_id: id, service: service.name, idempotent: key !== undefined }, 'task queued');
+      c.set('logFields', { task_id: id, service: service.name, idempotent: key !== undefined });
       c.header('Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);
     });
