@@ -9,7 +9,7 @@ interface Sampled<T> {
   peakMb: number;
 }
 
-export type HttpRound = Record<'enqueue' | 'bareEnqueue' | 'status' | 'bareHello' | 'healthz', Sampled<Load>>;
+export type HttpRound = Record<'enqueue' | 'bareEnqueue' | 'status' | 'bareHello' | 'bareRead' | 'healthz', Sampled<Load>>;
 
 export interface JobRound {
   worker: Sampled<number>;
@@ -42,6 +42,8 @@ export function figures({ http, jobs, mode, idle, ready }: Measured): Figure[] {
   return [
     figure('enqueue_rps', 'authenticated enqueue, GET /sleep/0', 'req/s', rate('enqueue'), { label: 'bare Hono + BullMQ add', value: rate('bareEnqueue') }, { kind: 'ratio-min', limit: 0.8 }),
     figure('status_rps', 'authenticated status, GET /tasks/T', 'req/s', rate('status'), hello, { kind: 'ratio-min', limit: 0.6 }),
+    // No target: what any route that reads a task from Redis could answer, beside the status route.
+    figure('status_vs_read_rps', 'authenticated status, against one bare BullMQ read', 'req/s', rate('status'), { label: 'bare Hono + BullMQ Job.fromId', value: rate('bareRead') }),
     figure('healthz_rps', 'no auth, no Redis: GET /healthz', 'req/s', rate('healthz'), hello),
     figure('worker_jobs_per_s', 'solo worker, no-op tasks', 'jobs/s', drain('worker'), bareWorker(drain('bareWorker')), { kind: 'ratio-min', limit: 0.8 }),
     figure('worker_maths_jobs_per_s', 'solo worker, tasks reporting no progress', 'jobs/s', maths, bareWorker(drain('bareWorker'))),

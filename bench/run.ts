@@ -2,6 +2,7 @@
 // on a private Redis. Each figure is the median of --rounds rounds; each round alternates which side goes first.
 // `--quick` is the smoke run the test suite uses: a few seconds, figures too noisy to read anything from.
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,11 +120,17 @@ async function main(): Promise<void> {
     const finisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: redis.url }, prefix: 'bench' });
     await Job.fromId(subjectQueue, queued.task_id).then((job) => job!.waitUntilFinished(subjectEvents, 30_000));
     await finisher.close();
+    // The same for the bare read route: a finished job under the bare prefix.
+    const bareJob = await bareQueue.add('sleep', { input: { seconds: 0 }, owner: 'bench' }, { jobId: randomUUID() });
+    const bareFinisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: redis.url }, prefix: 'bare' });
+    await bareJob.waitUntilFinished(bareEvents, 30_000);
+    await bareFinisher.close();
     const targets = {
       enqueue: { child: server, url: url(ports.server, '/sleep/0'), expected: 202, headers },
       bareEnqueue: { child: bareEnqueue, url: url(ports.enqueue, '/enqueue'), expected: 202, headers: undefined },
       status: { child: server, url: url(ports.server, `/tasks/${queued.task_id}`), expected: 200, headers },
       bareHello: { child: hello, url: url(ports.hello, '/'), expected: 200, headers: undefined },
+      bareRead: { child: bareEnqueue, url: url(ports.enqueue, `/read/${bareJob.id}`), expected: 200, headers: undefined },
       // No auth, no Redis: what the server's middleware stack (metrics, request id, request log) costs alone.
       healthz: { child: server, url: url(ports.server, '/healthz'), expected: 200, headers: undefined },
     };
@@ -146,12 +153,13 @@ async function main(): Promise<void> {
       const [enqueue, bareEnqueueRun] = await pair(round, runs.bareEnqueue, runs.enqueue);
       await Promise.all([subjectQueue.drain(), bareQueue.drain()]); // rounds start on empty queues
       const [status, bareHello] = await pair(round, runs.bareHello, runs.status);
+      const bareRead = await runs.bareRead();
       const healthz = await runs.healthz();
-      http.push({ enqueue, bareEnqueue: bareEnqueueRun, status, bareHello, healthz });
+      http.push({ enqueue, bareEnqueue: bareEnqueueRun, status, bareHello, bareRead, healthz });
       for (const [name, run] of Object.entries(http.at(-1)!)) {
         if (Object.keys(run.result.unexpected).length > 0) notes.push(`round ${round + 1}, ${name}: unexpected answers ${JSON.stringify(run.result.unexpected)}`);
       }
-      say(`  round ${round + 1}: enqueue ${enqueue.result.rate.toFixed(1)}/s (bare ${bareEnqueueRun.result.rate.toFixed(0)}), status ${status.result.rate.toFixed(1)}/s (bare hello ${bareHello.result.rate.toFixed(0)}), healthz ${healthz.result.rate.toFixed(0)}/s`);
+      say(`  round ${round + 1}: enqueue ${enqueue.result.rate.toFixed(1)}/s (bare ${bareEnqueueRun.result.rate.toFixed(0)}), status ${status.result.rate.toFixed(1)}/s (bare hello ${bareHello.result.rate.toFixed(0)}, bare read ${bareRead.result.rate.toFixed(0)}), healthz ${healthz.result.rate.toFixed(0)}/s`);
     }
     // The load runs left thousands of waiting jobs; the workers start on empty queues.
     await Promise.all([subjectQueue.obliterate({ force: true }), bareQueue.obliterate({ force: true })]);

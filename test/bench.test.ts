@@ -10,6 +10,7 @@ import { ROOT } from './helpers.js';
 const FIGURES = [
   'enqueue_rps',
   'status_rps',
+  'status_vs_read_rps',
   'healthz_rps',
   'worker_jobs_per_s',
   'worker_maths_jobs_per_s',
