@@ -1,6 +1,6 @@
 // Real worker processes on a real Redis: killed and stopped workers, CPU-bound, runaway, revoked and
 // worker-killing tasks. Each test has its own key prefix, so its workers see only its tasks.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -56,6 +56,23 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
 }
 
 const FINAL = ['SUCCESS', 'FAILURE', 'REVOKED'];
+
+/** Ids of the live service processes of the worker `pid`, from /proc (Linux); tsx's esbuild is a child too. */
+function serviceProcesses(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The fields after the command name (which may hold spaces): state, then the parent's id.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('sandbox-entry')) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
 /** Short locks, so a dead worker's task comes back in seconds rather than the default 30. */
 const FAST_RECOVERY = { lock_duration: 2, stalled_interval: 1 };
 
@@ -114,6 +131,33 @@ describe('a service process that dies', () => {
     expect(final.error).toBe('the service process died while running the task (SIGKILL)');
     expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 110 });
     expect(worker.child.exitCode).toBeNull();
+  });
+});
+
+describe('an idle service process', () => {
+  it('exits after service_idle_exit seconds, and the next task starts a new one', async () => {
+    const { startWorker, submit, reaches } = setup({ service_idle_exit: 1 });
+    const worker = await startWorker();
+    // Started with the first task, not with the worker.
+    expect(serviceProcesses(worker.child.pid!)).toEqual([]);
+    const first = await reaches(await submit('pid', {}), FINAL);
+    expect(first.task_status).toBe('SUCCESS');
+    const firstPid = first.task_result as number;
+    expect(firstPid).not.toBe(worker.child.pid);
+    await eventually(async () => (serviceProcesses(worker.child.pid!).length === 0 && !existsSync(`/proc/${firstPid}`) ? true : undefined));
+    const second = await reaches(await submit('pid', {}), FINAL);
+    expect(second.task_status).toBe('SUCCESS');
+    expect(second.task_result).not.toBe(firstPid);
+    expect(worker.child.exitCode).toBeNull();
+  });
+
+  it('is started with the worker and kept with service_idle_exit 0', async () => {
+    const { startWorker, submit, reaches } = setup({ service_idle_exit: 0 });
+    const worker = await startWorker();
+    const [servicePid] = serviceProcesses(worker.child.pid!);
+    expect(servicePid).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await reaches(await submit('pid', {}), FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: servicePid });
   });
 });
 

@@ -97,6 +97,11 @@ export const workerConfigSchema = z.strictObject({
   default_timeout: z.number().positive().default(3600),
   /** Seconds a service may take to stop after its signal aborts before its process is killed. */
   kill_after: z.number().positive().default(10),
+  /**
+   * Seconds the service process may sit idle before it exits; the next task starts a new one. 0 starts it
+   * with the worker and keeps it for good.
+   */
+  service_idle_exit: z.number().min(0).default(300),
   /** Seconds a task's lock lasts without renewal: how soon a dead worker's task can be taken back. */
   lock_duration: z.number().positive().default(15),
   /** Seconds between checks for tasks whose worker died (BullMQ's stalled check). */

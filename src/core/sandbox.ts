@@ -34,13 +34,21 @@ export interface SandboxRun {
 // Run as TypeScript through tsx in development, as JavaScript once built: the entry has this file's extension.
 const ENTRY = fileURLToPath(new URL(`./sandbox-entry${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url));
 
-/** One service process, started on first use, kept between tasks, replaced after it dies or is killed. */
+/**
+ * One service process, started on first use, kept between tasks, replaced after it dies or is killed.
+ * With `idleExitMs`, it is stopped once it has run no task for that long, and the next task starts another:
+ * an idle worker then holds one process instead of two.
+ */
 export class Sandbox {
   private child?: Promise<ChildProcess>;
   /** The same process, held synchronously so that an exiting worker can still kill it. */
   private proc?: ChildProcess;
+  private idleTimer?: NodeJS.Timeout;
 
-  constructor(private readonly setup: SandboxSetup) {
+  constructor(
+    private readonly setup: SandboxSetup,
+    private readonly idleExitMs = 0,
+  ) {
     // However the worker ends, its service process ends with it.
     process.on('exit', () => this.kill());
   }
@@ -76,6 +84,7 @@ export class Sandbox {
 
   /** Runs one task; rejects with the service's error, or when its process dies or is killed. */
   async run(task: SandboxRun): Promise<unknown> {
+    clearTimeout(this.idleTimer);
     this.child ??= this.start();
     const child = await this.child;
     let killTimer: NodeJS.Timeout | undefined;
@@ -105,11 +114,15 @@ export class Sandbox {
       task.signal.removeEventListener('abort', onAbort);
       child.off('message', onMessage);
       child.off('exit', onExit);
+      // Between tasks the process holds nothing of a task's, so stopping it loses nothing; unref'd, the
+      // timer does not keep a stopping worker alive.
+      if (this.idleExitMs > 0) this.idleTimer = setTimeout(() => this.kill(), this.idleExitMs).unref();
     }
   }
 
   /** Kills the service process at once (SIGKILL: a blocked event loop cannot refuse it). */
   kill(): void {
+    clearTimeout(this.idleTimer);
     this.proc?.kill('SIGKILL');
     this.proc = undefined;
     this.child = undefined;

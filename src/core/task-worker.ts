@@ -5,6 +5,7 @@ import { Worker } from 'bullmq';
 import { watchRevokes } from './cancel.js';
 import { CELERY_WARNING } from './celery-config.js';
 import { loadWorkerConfig, resolveServiceOptions } from './config.js';
+import { createRunner } from './dispatch.js';
 import { createLogger } from './logger.js';
 import { connect } from './queue.js';
 import { isRedisUnavailable, watchRedis } from './redis.js';
@@ -27,7 +28,10 @@ export async function runWorker(registry: string): Promise<void> {
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
 
-  const sandbox = new Sandbox({ registry, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] });
+  const sandbox = new Sandbox(
+    { registry, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] },
+    config.service_idle_exit * 1000,
+  );
   const tasks = taskProcessor({
     services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
     defaultTimeout: config.default_timeout, killAfter: config.kill_after, log,
@@ -54,8 +58,12 @@ export async function runWorker(registry: string): Promise<void> {
   worker.on('error', (err) => {
     if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
   });
-  // Started now, so a broken registry stops the worker at once and the first task does not wait for it.
-  await sandbox.ready();
+  // A registry the service process could not load stops the worker now, not at its first task: with
+  // service_idle_exit 0 the process starts here (and the first task does not wait for it); otherwise this
+  // process builds the same runner the service process will (a service whose input schema cannot be made
+  // from its options throws here) and the service process starts with the first task.
+  if (config.service_idle_exit === 0) await sandbox.ready();
+  else createRunner(mine, serviceOptions);
   const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke, () => void tasks.recheck());
   // The health port first: a worker that cannot bind it stops before it holds a task. Imported only when
   // configured: prom-client and the HTTP server are a few MB a worker without the port does not need.
