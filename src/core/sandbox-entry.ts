@@ -18,7 +18,7 @@ process.on('disconnect', () => process.exit(0));
 const { services } = (await import(setup.registry)) as { services: readonly Service[] };
 // Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
 const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options));
-const log = createLogger(setup.logLevel as LogLevel, 'worker');
+const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });
 let controller: AbortController | undefined;
 
 process.on('message', (message: ParentMessage) => {

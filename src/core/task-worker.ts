@@ -22,7 +22,7 @@ export async function runWorker(registry: string): Promise<void> {
   const { file, config, notes } = loadWorkerConfig();
   const { services } = (await import(registry)) as { services: readonly Service[] };
   const serviceOptions = resolveServiceOptions(file, config.services, services);
-  const log = createLogger(config.log_level, 'worker');
+  const log = createLogger(config.log_level, 'worker', { sync: true });
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   const mine = services.filter((s) => queueOf(s) === config.queue);
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
