@@ -93,8 +93,8 @@ export async function waitForTask(
   ms: number,
   signal?: AbortSignal,
 ): Promise<TaskStatus | null> {
-  const first = await tasks.status(id, owner);
-  if (!first || isFinal(first.task_status)) return first;
+  // Listening starts before the first read (the queue's QueueEvents, shared, is started once per process),
+  // so one read answers a task that is final, unknown or someone else's as well as one still running.
   const wake = new Wake();
   const timer = setTimeout(() => wake.fire('timeout'), ms);
   const aborted = () => wake.fire('aborted');
