@@ -28,6 +28,16 @@ export function requestHeader(c: Context, name: string): string | undefined {
 }
 
 /**
+ * Sets a header of the answer. On Node it goes on the outgoing message: Hono's `c.header()` first builds
+ * a fetch `Headers` for the answer, which costs a busy route a few percent of its throughput.
+ */
+export function responseHeader(c: Context, name: string, value: string): void {
+  const { outgoing } = node(c);
+  if (outgoing) outgoing.setHeader(name, value);
+  else c.header(name, value);
+}
+
+/**
  * True when the request has no body: on Node, when it has neither Content-Length nor Transfer-Encoding,
  * which is how HTTP/1.1 says so. Under app.request() it cannot tell, and says false.
  */

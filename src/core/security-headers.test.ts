@@ -87,6 +87,13 @@ describe.each(Object.entries(through))('response headers, through %s', (_, reque
     }
   });
 
+  it('add the Location of a queued task to the security headers', async () => {
+    const res = await request('/sleep/0', { headers: alice });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('Location')).toBe(`/tasks/${(await res.json()).task_id}`);
+    expect(res.headers.get('X-Content-Type-Options')).toBe('nosniff');
+  });
+
   it('reuse a well-formed X-Request-Id and replace anything else', async () => {
     const id = async (value: string) => (await request('/', { headers: { 'X-Request-Id': value } })).headers.get('X-Request-Id');
     expect(await id('trace-0af7651916cd43dd8448eb211c80319c')).toBe('trace-0af7651916cd43dd8448eb211c80319c');

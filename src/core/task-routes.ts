@@ -6,7 +6,7 @@ import { ApiError, validationError } from './errors.js';
 import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
 import type { TaskQueues } from './queue.js';
 import { inputSchema, type Service } from './service.js';
-import { requestHeader } from './node-headers.js';
+import { requestHeader, responseHeader } from './node-headers.js';
 
 export interface TaskRoute {
   method: 'GET' | 'POST';
@@ -58,7 +58,7 @@ export function taskRouter(
       const user = c.get('user');
       const id = key === undefined ? await tasks.submit(service, parsed.data, user) : await submitOnce(tasks, service, parsed.data, user, key);
       c.set('logFields', { task_id: id, service: service.name, idempotent: key !== undefined });
-      c.header('Location', `/tasks/${id}`);
+      responseHeader(c, 'Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);
     });
   }
