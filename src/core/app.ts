@@ -39,9 +39,9 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
     c.header('Allow', methods.join(', '));
     return errorJson(c, 405, 'method not allowed');
   } }));
-  app.use(async (c, next) => {
+  app.use((c, next) => {
     c.set('log', log.child({ request_id: c.get('requestId') }));
-    await next();
+    return next();
   });
   app.use(requestLog());
   const limit = bodyLimit({ maxSize: config.body_limit, onError: (c) => errorJson(c, 413, `request body over ${config.body_limit} bytes`) });

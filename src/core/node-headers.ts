@@ -2,7 +2,7 @@
 // every answer carries (security headers, X-Request-Id) written on Node's outgoing message.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler, type Next } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 
 type SecureHeadersOptions = NonNullable<Parameters<typeof secureHeaders>[0]>;
@@ -86,19 +86,26 @@ export interface ResponseHeadersOptions {
 export function responseHeaders({ pages, pageHeaders }: ResponseHeadersOptions): MiddlewareHandler<AppEnv> {
   const forPages = secureHeadersOf(pageHeaders);
   const isPage = (path: string) => pages.some((page) => path === page || path.startsWith(`${page}/`));
-  return async (c, next) => {
+  type Headers = readonly (readonly [string, string])[];
+  const onNode = (outgoing: ServerResponse, id: string, headers: Headers, next: Next) => {
+    outgoing.setHeader('X-Request-Id', id);
+    for (const [name, value] of headers) outgoing.setHeader(name, value);
+    return next();
+  };
+  return (c, next) => {
     const given = requestHeader(c, 'x-request-id');
     const id = given && given.length <= 128 && !/[^\w\-=]/.test(given) ? given : randomUUID();
     c.set('requestId', id);
-    const headers = isPage(c.req.path) ? await forPages : API_HEADERS;
+    const page = isPage(c.req.path);
     const { outgoing } = node(c);
-    if (outgoing) {
-      outgoing.setHeader('X-Request-Id', id);
-      for (const [name, value] of headers) outgoing.setHeader(name, value);
-      return next();
-    }
-    c.header('X-Request-Id', id);
-    await next();
-    for (const [name, value] of headers) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+    // An API answer on Node, the common case, adds no promise of its own to the request.
+    if (outgoing && !page) return onNode(outgoing, id, API_HEADERS, next);
+    return (async () => {
+      const headers = page ? await forPages : API_HEADERS;
+      if (outgoing) return onNode(outgoing, id, headers, next);
+      c.header('X-Request-Id', id);
+      await next();
+      for (const [name, value] of headers) if (!c.res.headers.has(name)) c.res.headers.set(name, value);
+    })();
   };
 }
