@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { areas } from '../bench/areas.js';
 import { ROOT } from './helpers.js';
 
 const FIGURES = [
@@ -48,4 +49,35 @@ describe('bench --quick', () => {
       expect(output).toContain(f.label);
     }
   }, 180_000);
+});
+
+describe('bench/areas.ts', () => {
+  it('charges each sample to the innermost known area, a syscall to the code that made it, and skips start-up', () => {
+    const frame = (functionName: string, url: string) => ({ functionName, url });
+    const node = (id: number, f: ReturnType<typeof frame>, children: number[] = []) => ({ id, callFrame: f, children });
+    const profile = {
+      nodes: [
+        node(1, frame('(root)', ''), [2, 3, 6, 8, 9]),
+        node(2, frame('(idle)', '')),
+        node(3, frame('respond', 'file:///app/node_modules/@hono/node-server/dist/index.mjs'), [4]),
+        node(4, frame('sendCommand', 'file:///app/node_modules/ioredis/built/Redis.js'), [5]),
+        node(5, frame('writeBuffer', '')),
+        node(6, frame('log', 'file:///app/dist/src/core/request-log.js'), [7]),
+        node(7, frame('write', 'file:///app/node_modules/pino/lib/proto.js')),
+        node(8, frame('loadModule', 'node:internal/modules/esm/loader')),
+        node(9, frame('(garbage collector)', '')),
+      ],
+      // Start-up first (module loading, 50 µs), then the first answer: from there on everything counts.
+      samples: [8, 3, 5, 5, 7, 2, 9, 8],
+      timeDeltas: [50, 10, 20, 20, 5, 100, 3, 7],
+    };
+    expect(Object.fromEntries(areas(profile))).toEqual({
+      '@hono/node-server (incl. the answer\'s socket write)': 10,
+      'ioredis (incl. its socket writes)': 40,
+      'request log': 5,
+      '(idle)': 100,
+      '(garbage collector)': 3,
+      'Node.js (HTTP parsing, timers, module loading)': 7,
+    });
+  });
 });
