@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { revoke, revokeChannel } from '../src/core/cancel.js';
@@ -51,7 +52,7 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
       const s = await status(id);
       return states.includes(s.task_status) ? s : undefined;
     }, ms);
-  const job = async (id: string) => (await tasks.find(id))!.job;
+  const job = async (id: string) => (await Job.fromId((await tasks.find(id))!.queue, id))!;
   return { tasks, startWorker, submit, status, reaches, job };
 }
 

@@ -35,7 +35,7 @@ export async function revoke(tasks: TaskQueues, id: string, owner: string): Prom
     return 'finished';
   }
   // A job that a worker has locked cannot be removed: it is running, and its worker hears the message below.
-  if (found && found.state === 'PENDING') await found.job.remove().catch(() => {});
+  if (found && found.state === 'PENDING') await found.queue.remove(id).catch(() => {});
   await redis.publish(revokeChannel(tasks.prefix), id);
   return revoked;
 }

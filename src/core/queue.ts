@@ -1,9 +1,9 @@
 // Queue wiring in one place: Redis connections, job options, enqueue and the status a client reads.
 import { randomUUID } from 'node:crypto';
-import { Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { queueOf, type Service } from './service.js';
-import { StatusReader, TASK_STATES } from './task-status.js';
+import { StatusReader } from './task-status.js';
 import { TaskEvents } from './task-events.js';
 
 /** Celery's state names, kept so the ancestor's clients keep working. */
@@ -97,15 +97,9 @@ export class TaskQueues {
     return job.id!;
   }
 
-  /** Reads the state before the job's fields: a job found finished is read with its result. */
-  async find(id: string): Promise<{ job: Job<TaskData>; state: TaskState } | undefined> {
-    for (const queue of this.queues.values()) {
-      const state = TASK_STATES[await queue.getJobState(id)];
-      if (!state) continue;
-      const job = await Job.fromId<TaskData>(queue, id);
-      return job && { job, state };
-    }
-    return undefined;
+  /** The job's state and the queue that holds it, revoked or not; `undefined` for an unknown job. */
+  find(id: string): Promise<{ queue: Queue; state: TaskState } | undefined> {
+    return this.reader.state(this.queues.values(), id);
   }
 
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */

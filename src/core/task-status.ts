@@ -15,11 +15,13 @@ type Fields = Record<(typeof FIELDS)[number], string | null>;
  * is read in the same script, so a job found finished is read with its result. test/task-status.test.ts
  * reads a task in every state, so a BullMQ upgrade that moves a key or a field fails there.
  * KEYS: tombstone, job hash, then the queue's completed, failed, delayed, prioritized, active, wait,
- * paused and waiting-children keys. ARGV: the job id.
+ * paused and waiting-children keys. ARGV: the job id, and `ignore-tombstone` to read the job regardless.
  */
 const SCRIPT = `
-local tombstone = redis.call('GET', KEYS[1])
-if tombstone then return {'revoked', tombstone} end
+if ARGV[2] ~= 'ignore-tombstone' then
+  local tombstone = redis.call('GET', KEYS[1])
+  if tombstone then return {'revoked', tombstone} end
+end
 local id = ARGV[1]
 local state
 if redis.call('ZSCORE', KEYS[3], id) then state = 'completed'
@@ -84,10 +86,14 @@ export class StatusReader {
     this.redis = options.connection as WithCommand;
   }
 
+  private call(queue: Queue, id: string, ...flags: string[]): Promise<Reply> {
+    return this.redis[COMMAND](tombstoneKey(this.options.prefix, id), queue.toKey(id), ...STATE_KEYS.map((k) => queue.toKey(k)), id, ...flags);
+  }
+
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
   async read(queues: Iterable<Queue>, id: string, owner: string): Promise<TaskStatus | null> {
     for (const queue of queues) {
-      const reply = await this.redis[COMMAND](tombstoneKey(this.options.prefix, id), queue.toKey(id), ...STATE_KEYS.map((k) => queue.toKey(k)), id);
+      const reply = await this.call(queue, id);
       if (reply[0] === 'revoked') {
         const tombstone = JSON.parse(reply[1] as string) as Tombstone;
         return tombstone.owner === owner ? tombstone.status : null;
@@ -96,6 +102,15 @@ export class StatusReader {
       return this.status(id, owner, TASK_STATES[reply[0]]!, reply[1] as (string | null)[]);
     }
     return null;
+  }
+
+  /** The job's state and the queue that holds it, whether or not it has been revoked; for revoke(). */
+  async state(queues: Iterable<Queue>, id: string): Promise<{ queue: Queue; state: TaskState } | undefined> {
+    for (const queue of queues) {
+      const [state] = await this.call(queue, id, 'ignore-tombstone');
+      if (state !== 'unknown') return { queue, state: TASK_STATES[state]! };
+    }
+    return undefined;
   }
 
   private status(id: string, owner: string, state: TaskState, values: (string | null)[]): TaskStatus | null {
