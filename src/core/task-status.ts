@@ -80,6 +80,8 @@ export interface StatusReaderOptions {
 
 export class StatusReader {
   private readonly redis: WithCommand;
+  /** Each queue's state keys, worked out once. */
+  private readonly stateKeys = new Map<Queue, string[]>();
 
   constructor(private readonly options: StatusReaderOptions) {
     options.connection.defineCommand(COMMAND, { lua: SCRIPT, numberOfKeys: 2 + STATE_KEYS.length, readOnly: true });
@@ -87,7 +89,9 @@ export class StatusReader {
   }
 
   private call(queue: Queue, id: string, ...flags: string[]): Promise<Reply> {
-    return this.redis[COMMAND](tombstoneKey(this.options.prefix, id), queue.toKey(id), ...STATE_KEYS.map((k) => queue.toKey(k)), id, ...flags);
+    let keys = this.stateKeys.get(queue);
+    if (!keys) this.stateKeys.set(queue, (keys = STATE_KEYS.map((k) => queue.toKey(k))));
+    return this.redis[COMMAND](tombstoneKey(this.options.prefix, id), queue.toKey(id), ...keys, id, ...flags);
   }
 
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
