@@ -12,8 +12,7 @@ const query = z.object({
   wait: z.coerce
     .number({ error: `must be a number of seconds, more than 0 and at most ${MAX_WAIT_SECONDS}` })
     .gt(0, 'must be more than 0 seconds')
-    .max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS} seconds`)
-    .optional(),
+    .max(MAX_WAIT_SECONDS, `must be at most ${MAX_WAIT_SECONDS} seconds`),
 });
 
 /** GET /tasks/:id's answer: the status now, or with `?wait=N` once final or after N seconds; 400 for a bad N. */
@@ -25,7 +24,6 @@ export async function statusOrWait(c: Context<AppEnv>, tasks: TaskQueues): Promi
   const parsed = query.safeParse({ wait: given });
   if (!parsed.success) throw validationError(parsed.error);
   const { wait } = parsed.data;
-  if (!wait) return tasks.status(id, c.get('user'));
   // The request's signal aborts when the client hangs up, which lets go of the waiter.
   return waitForTask(tasks, tasks.events, id, c.get('user'), wait * 1000, c.req.raw.signal);
 }
