@@ -1,7 +1,7 @@
 // Where a process's CPU went, by area of the code: `npx tsx bench/areas.ts PROFILE.cpuprofile [requests]`.
 // Each sample is charged to the innermost frame that belongs to a known area, so a syscall counts for the
 // code that made it (a socket write for ioredis, say). Samples before the first HTTP answer (start-up) are
-// left out. With the number of requests the profile covers, it also prints microseconds per request.
+// left out; a profile with none (a worker's) counts them all. With the number of requests the profile covers, it also prints microseconds per request.
 // docs/performance.md has the tables it made, and how.
 import { readFileSync } from 'node:fs';
 

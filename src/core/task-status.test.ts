@@ -1,7 +1,7 @@
 // The status a client reads, in every state a task can be in, from the one-round-trip script of task-status.ts.
 // A worker without a processor moves each job by hand, so every state is reached without timing.
 import { randomUUID } from 'node:crypto';
-import { Worker, type Queue } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePrefix, redisUrl, uniquePrefix } from '../../test/helpers.js';
@@ -12,7 +12,7 @@ import { services } from '../services/index.js';
 const prefix = uniquePrefix();
 const redis = new Redis(redisUrl());
 const tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 3600, services });
-const queue = tasks.queues.get('tasks')! as Queue;
+const queue = tasks.queues.get('tasks')!;
 const hand = new Worker('tasks', null, { connection: { url: redisUrl() }, prefix });
 const token = 'test-token';
 

@@ -12,7 +12,7 @@ type Fields = Record<(typeof FIELDS)[number], string | null>;
  * One script instead of three commands one after another (the tombstone, BullMQ's state script, then the
  * job's hash): the round trips, not Redis' work, were most of what a status request cost
  * (docs/performance.md). The state checks are those of BullMQ's getStateV2 script, in its order; the job
- * is read in the same script, so a job found finished is read with its result. test/task-status.test.ts
+ * is read in the same script, so a job found finished is read with its result. task-status.test.ts
  * reads a task in every state, so a BullMQ upgrade that moves a key or a field fails there.
  * KEYS: tombstone, job hash, then the queue's completed, failed, delayed, prioritized, active, wait,
  * paused and waiting-children keys. ARGV: the job id, and `ignore-tombstone` to read the job regardless.
