@@ -56,7 +56,8 @@ export async function readyByLog(child: Child, pattern: RegExp, ms = 30_000): Pr
   throw new Error(`${child.name}: no ${pattern} in its log within ${ms} ms`);
 }
 
-function childrenOf(pid: number): number[] {
+/** Ids of the processes whose parent is `pid`, from /proc (Linux). */
+export function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

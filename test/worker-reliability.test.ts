@@ -1,6 +1,6 @@
 // Real worker processes on a real Redis: killed and stopped workers, CPU-bound, runaway, revoked and
 // worker-killing tasks. Each test has its own key prefix, so its workers see only its tasks.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job } from 'bullmq';
@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { revoke, revokeChannel } from '../src/core/cancel.js';
 import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
+import { childrenOf } from '../bench/children.js';
 import { startPrivateRedis } from '../scripts/private-redis.js';
 import { services } from './fixtures/services.js';
 import { deletePrefix, eventually, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
@@ -58,21 +59,15 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
 
 const FINAL = ['SUCCESS', 'FAILURE', 'REVOKED'];
 
-/** Ids of the live service processes of the worker `pid`, from /proc (Linux); tsx's esbuild is a child too. */
+/** Ids of the live service processes of the worker `pid`; tsx's esbuild is a child too. */
 function serviceProcesses(pid: number): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  return childrenOf(pid).filter((child) => {
     try {
-      // The fields after the command name (which may hold spaces): state, then the parent's id.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (parent === pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('sandbox-entry')) found.push(Number(entry));
+      return readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('sandbox-entry');
     } catch {
-      // exited meanwhile
+      return false; // exited meanwhile
     }
-  }
-  return found;
+  });
 }
 /** Short locks, so a dead worker's task comes back in seconds rather than the default 30. */
 const FAST_RECOVERY = { lock_duration: 2, stalled_interval: 1 };
