@@ -1,4 +1,4 @@
-// `npm run new-service NAME`: writes src/services/NAME.ts and its test from a template, adds the registry entry and a route.
+// `npm run new-service NAME`: writes src/services/NAME.ts (kebab-case) and its test from a template, adds the registry entry and a route.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,34 +18,55 @@ const TAKEN_PATHS = new Set(['tasks', 'docs', 'admin', 'metrics', 'healthz', 're
 
 class Refusal extends Error {}
 
+/**
+ * The two spellings of one name: `resize-image` and `resizeImage` give the same pair. Kebab-case is
+ * what users see (the file name, the service's stable name, the route); camelCase is the import, since a
+ * JavaScript identifier cannot hold a hyphen. A one-word name is spelled the same both ways.
+ */
+function spellings(name: string): { kebab: string; camel: string } {
+  if (/^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$/.test(name)) return { kebab: name, camel: name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) };
+  if (/^[a-z][a-zA-Z0-9]*$/.test(name)) {
+    // parseURL would become parse-u-r-l.
+    if (/[A-Z]{2}/.test(name)) throw new Refusal(`"${name}" has capitals in a row: capitalise only the first letter of each word (parseUrl or parse-url, not parseURL)`);
+    return { kebab: name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`), camel: name };
+  }
+  throw new Refusal(
+    `"${name}" is not a valid name: use words of lower-case letters and digits, each starting with a letter, ` +
+      'joined by hyphens (resize-image) or in camelCase (resizeImage)',
+  );
+}
+
 /** The files to write, computed in full before any is written: a refusal leaves the tree untouched. */
 export function plan(root: string, name: string): Map<string, string> {
-  if (!/^[a-z][a-zA-Z0-9]*$/.test(name)) {
-    throw new Refusal(`"${name}" is not a valid name: use a JavaScript identifier of letters and digits starting with a lower-case letter, such as resizeImage`);
-  }
-  if (RESERVED.has(name)) throw new Refusal(`"${name}" is a reserved word or already used in src/routes.ts or src/services/index.ts`);
-  if (TAKEN_PATHS.has(name)) throw new Refusal(`"${name}" clashes with the server's own /${name} route`);
+  const { kebab, camel } = spellings(name);
+  if (RESERVED.has(camel)) throw new Refusal(`"${camel}" is a reserved word or already used in src/routes.ts or src/services/index.ts`);
+  if (TAKEN_PATHS.has(kebab)) throw new Refusal(`"${kebab}" clashes with the server's own /${kebab} route`);
+  // Either spelling already in use is a clash: `resizeImage.ts` or a `/resizeImage` route predates kebab-case names.
+  const both = [...new Set([kebab, camel])];
   const dir = join(root, 'src', 'services');
   const registryFile = join(dir, 'index.ts');
   const routesFile = join(root, 'src', 'routes.ts');
   for (const file of [registryFile, routesFile]) {
     if (!existsSync(file)) throw new Refusal(`${file} not found: run this in the project's root, or pass --root`);
   }
-  for (const file of [join(dir, `${name}.ts`), join(dir, `${name}.test.ts`)]) {
+  for (const file of both.flatMap((n) => [join(dir, `${n}.ts`), join(dir, `${n}.test.ts`)])) {
     if (existsSync(file)) throw new Refusal(`${file} already exists`);
   }
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-    if (new RegExp(`^\\s*name:\\s*['"\`]${name}['"\`]`, 'm').test(readFileSync(join(dir, file), 'utf8'))) {
-      throw new Refusal(`a service named "${name}" already exists in ${join(dir, file)}`);
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const n of both) {
+      if (new RegExp(`^\\s*name:\\s*['"\`]${n}['"\`]`, 'm').test(text)) throw new Refusal(`a service named "${n}" already exists in ${join(dir, file)}`);
     }
   }
   const registry = readFileSync(registryFile, 'utf8');
   const routes = readFileSync(routesFile, 'utf8');
-  const imported = new RegExp(`^import\\s+(type\\s+)?(${name}|\\{[^}]*\\b${name}\\b[^}]*\\})\\s+from`, 'm');
+  const imported = new RegExp(`^import\\s+(type\\s+)?(${camel}|\\{[^}]*\\b${camel}\\b[^}]*\\})\\s+from`, 'm');
   for (const [file, text] of [[registryFile, registry], [routesFile, routes]]) {
-    if (imported.test(text)) throw new Refusal(`"${name}" is already imported in ${file}`);
+    if (imported.test(text)) throw new Refusal(`"${camel}" is already imported in ${file}`);
   }
-  if (new RegExp(`['"\`]/${name}(/|['"\`])`).test(routes)) throw new Refusal(`a route under /${name} already exists in ${routesFile}`);
+  for (const n of both) {
+    if (new RegExp(`['"\`]/${n}(/|['"\`])`).test(routes)) throw new Refusal(`a route under /${n} already exists in ${routesFile}`);
+  }
 
   const list = /(export const services: readonly Service\[\] = \[)([^\]]*)(\];)/;
   if (!list.test(registry)) throw new Refusal(`cannot find "export const services: readonly Service[] = [...]" in ${registryFile}`);
@@ -57,17 +78,18 @@ export function plan(root: string, name: string): Map<string, string> {
     const end = imports.length > 0 ? imports.at(-1)!.index! + imports.at(-1)![0].length : 0;
     return `${text.slice(0, end)}\n${line}${text.slice(end)}`;
   };
-  const newRegistry = afterLastImport(registry, `import ${name} from './${name}.js';`).replace(list, (_, open: string, items: string, close: string) =>
-    `${open}${items.trim() ? `${items.trimEnd()}, ` : ''}${name}${close}`,
+  const newRegistry = afterLastImport(registry, `import ${camel} from './${kebab}.js';`).replace(list, (_, open: string, items: string, close: string) =>
+    `${open}${items.trim() ? `${items.trimEnd()}, ` : ''}${camel}${close}`,
   );
   const routeEnd = lastRoute.index! + lastRoute[0].length;
-  const withRoute = `${routes.slice(0, routeEnd)}\n${lastRoute[1]}task.post('/${name}', ${name});${routes.slice(routeEnd)}`;
-  const newRoutes = afterLastImport(withRoute, `import ${name} from './services/${name}.js';`);
+  const withRoute = `${routes.slice(0, routeEnd)}\n${lastRoute[1]}task.post('/${kebab}', ${camel});${routes.slice(routeEnd)}`;
+  const newRoutes = afterLastImport(withRoute, `import ${camel} from './services/${kebab}.js';`);
 
-  const fill = (template: string) => readFileSync(join(TEMPLATES, template), 'utf8').replaceAll('__NAME__', name);
+  const fill = (template: string) =>
+    readFileSync(join(TEMPLATES, template), 'utf8').replaceAll('__NAME__', kebab).replaceAll('__IDENTIFIER__', camel);
   return new Map([
-    [join(dir, `${name}.ts`), fill('service.ts.tmpl')],
-    [join(dir, `${name}.test.ts`), fill('service.test.ts.tmpl')],
+    [join(dir, `${kebab}.ts`), fill('service.ts.tmpl')],
+    [join(dir, `${kebab}.test.ts`), fill('service.test.ts.tmpl')],
     [registryFile, newRegistry],
     [routesFile, newRoutes],
   ]);
@@ -88,10 +110,11 @@ function main(): number {
   try {
     const files = plan(root, name);
     for (const [file, text] of files) writeFileSync(file, text);
+    const { kebab, camel } = spellings(name);
     process.stdout.write(
-      `created src/services/${name}.ts and src/services/${name}.test.ts\n` +
-        `added ${name} to src/services/index.ts and POST /${name} to src/routes.ts\n` +
-        `next: write the service, then npx vitest run src/services/${name}.test.ts\n`,
+      `created src/services/${kebab}.ts and src/services/${kebab}.test.ts\n` +
+        `added ${camel} to src/services/index.ts and POST /${kebab} to src/routes.ts\n` +
+        `next: write the service, then npx vitest run src/services/${kebab}.test.ts\n`,
     );
     return 0;
   } catch (err) {

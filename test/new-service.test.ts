@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/core/app.js';
@@ -68,30 +69,53 @@ describe('npm run new-service', () => {
     expect(made.code).toBe(0);
     expect(readFileSync(join(root, 'src/routes.ts'), 'utf8')).toMatch(/import echo from '\.\/services\/echo\.js';[\s\S]*task\.post\('\/echo', echo\);\n\}/);
     expect(readFileSync(join(root, 'src/services/index.ts'), 'utf8')).toContain('= [sleep, maths, echo];');
+    // A two-word name: kebab-case file, service name and route; a camelCase import.
+    const twoWords = newService(root, 'resizeImage');
+    expect(twoWords.stderr).toBe('');
+    expect(twoWords.stdout).toContain('created src/services/resize-image.ts and src/services/resize-image.test.ts');
+    expect(readFileSync(join(root, 'src/routes.ts'), 'utf8')).toMatch(
+      /import resizeImage from '\.\/services\/resize-image\.js';[\s\S]*task\.post\('\/resize-image', resizeImage\);\n\}/,
+    );
+    expect(readFileSync(join(root, 'src/services/index.ts'), 'utf8')).toMatch(/import resizeImage from '\.\/resize-image\.js';[\s\S]*= \[sleep, maths, echo, resizeImage\];/);
 
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { encoding: 'utf8' });
     expect(tsc.stdout + tsc.stderr).toBe('');
-    const vitest = spawnSync(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', root, 'src/services/echo.test.ts'], { encoding: 'utf8' });
+    const testFiles = ['src/services/echo.test.ts', 'src/services/resize-image.test.ts'];
+    const vitest = spawnSync(process.execPath, [join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--root', root, ...testFiles], { encoding: 'utf8' });
     expect(vitest.status, vitest.stdout + vitest.stderr).toBe(0);
+    expect(stripVTControlCharacters(vitest.stdout)).toMatch(/Test Files\s+2 passed/);
 
     const load = async (file: string) => import(pathToFileURL(join(root, file)).href);
     const echo: Service = (await load('src/services/echo.ts')).default;
     expect(await runLocal(echo, { text: 'hi' })).toEqual({ result: { text: 'hi' }, progress: [100] });
     const { services } = (await load('src/services/index.ts')) as { services: Service[] };
     const { routes } = (await load('src/routes.ts')) as { routes: (task: TaskRouter) => void };
-    expect(services.map((s) => s.name)).toEqual(['sleep', 'maths', 'echo']);
+    expect(services.map((s) => s.name)).toEqual(['sleep', 'maths', 'echo', 'resize-image']);
     const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix });
     tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
     const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
     const headers = { Authorization: basic('alice'), 'Content-Type': 'application/json' };
     expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: 'hi' }) })).status).toBe(202);
     expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: '' }) })).status).toBe(400);
+    expect((await app.request('/resize-image', { method: 'POST', headers, body: JSON.stringify({ text: 'hi' }) })).status).toBe(202);
   }, 120_000);
+
+  it('takes resize-image and resizeImage as the same name', () => {
+    const [kebab, camel] = [copyOfProject(), copyOfProject()];
+    expect(newService(kebab, 'resize-image').code).toBe(0);
+    expect(newService(camel, 'resizeImage').code).toBe(0);
+    expect(snapshot(camel)).toEqual(snapshot(kebab));
+    expect(readFileSync(join(kebab, 'src/services/resize-image.ts'), 'utf8')).toContain("name: 'resize-image',");
+  });
 
   it.each([
     ['9lives', /not a valid name/],
-    ['my-service', /not a valid name/],
+    ['my_service', /not a valid name/],
+    ['my--service', /not a valid name/],
+    ['my-Service', /not a valid name/],
+    ['my-2nd', /not a valid name/],
     ['Echo', /not a valid name/],
+    ['parseURL', /capitals in a row/],
     ['class', /reserved word/],
     ['tasks', /clashes with the server's own \/tasks route/],
     ['sleep', /sleep\.ts already exists/],
@@ -105,12 +129,55 @@ describe('npm run new-service', () => {
     expect(snapshot(root)).toEqual(before);
   });
 
-  it('refuses a second service of the same name', () => {
+  it('refuses a second service of the same name, in either spelling', () => {
     const root = copyOfProject();
     expect(newService(root, 'resize').code).toBe(0);
-    const again = newService(root, 'resize');
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/resize\.ts already exists/);
+    expect(newService(root, 'resize-image').code).toBe(0);
+    const before = snapshot(root);
+    const attempts = [
+      ['resize', /resize\.ts already exists/],
+      ['resize-image', /resize-image\.ts already exists/],
+      ['resizeImage', /resize-image\.ts already exists/],
+    ] as const;
+    for (const [name, message] of attempts) {
+      const again = newService(root, name);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(message);
+    }
+    expect(snapshot(root)).toEqual(before);
+  });
+
+  /** Replaces `from` with `to` in a file of the copy. */
+  const edit = (root: string, file: string, from: string, to: string) => {
+    const text = readFileSync(join(root, file), 'utf8');
+    expect(text).toContain(from);
+    writeFileSync(join(root, file), text.replace(from, to));
+  };
+  const addRoute = (route: string) => (root: string) => edit(root, 'src/routes.ts', "task.post('/math', maths);", `task.post('/math', maths);\n  ${route}`);
+  it.each([
+    ['resize-image', 'a file resizeImage.ts', (root: string) => writeFileSync(join(root, 'src/services/resizeImage.ts'), ''), /resizeImage\.ts already exists/],
+    [
+      'resizeImage',
+      'a service named resize-image',
+      (root: string) => edit(root, 'src/services/maths.ts', "name: 'maths'", "name: 'resize-image'"),
+      /a service named "resize-image" already exists in .*maths\.ts/,
+    ],
+    [
+      'resize-image',
+      'an import resizeImage',
+      (root: string) => edit(root, 'src/services/index.ts', "import sleep from './sleep.js';", "import sleep from './sleep.js';\nimport resizeImage from './maths.js';"),
+      /"resizeImage" is already imported in .*index\.ts/,
+    ],
+    ['resizeImage', 'a route /resize-image', addRoute("task.post('/resize-image', maths);"), /a route under \/resize-image already exists/],
+    ['resize-image', 'a route /resizeImage', addRoute("task.get('/resizeImage/:text', maths);"), /a route under \/resizeImage already exists/],
+  ])('refuses %s beside %s, writing nothing', (name, _, setUp, message) => {
+    const root = copyOfProject();
+    setUp(root);
+    const before = snapshot(root);
+    const refused = newService(root, name);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(message);
+    expect(snapshot(root)).toEqual(before);
   });
 
   it('explains its usage without a name', () => {
