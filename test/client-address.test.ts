@@ -63,6 +63,15 @@ describe('client address', () => {
     expect(await login('bob', 'bob-password', '198.51.100.9')).toBe(400);
   });
 
+  it('counts IPv6 clients by their /64 network, and logs each one by its own address', async () => {
+    const { login, failures } = await serverTrusting(['127.0.0.1']);
+    const network = ['2001:db8:1:2::a', '2001:DB8:1:2:0:0:0:b', '2001:db8:1:2:ffff:ffff:ffff:fffe'];
+    for (const [i, address] of network.entries()) expect(await login(`u${i}`, 'guess', address)).toBe(401);
+    expect(failures).toEqual(network);
+    expect(await login('alice', 'alice-password', '2001:db8:1:2::7')).toBe(429);
+    expect(await login('alice', 'alice-password', '2001:db8:1:3::a')).toBe(400);
+  });
+
   it('without trusted proxies, uses the socket address whatever X-Forwarded-For says', async () => {
     const { login, failures } = await serverTrusting([]);
     for (const [i, user] of ['u1', 'u2', 'u3'].entries()) expect(await login(user, 'guess', `198.51.100.${i}`)).toBe(401);

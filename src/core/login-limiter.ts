@@ -1,6 +1,7 @@
 // Brute-force limits: login attempts counted in Redis per client address and per user name, so the
 // limit holds across server replicas; past the limit, logins are refused before any hash check.
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
@@ -45,6 +46,20 @@ for _, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
 end`;
 
+/**
+ * What a client address is counted as: an IPv6 address by its /64, the smallest network a provider hands
+ * a site, since its owner can use any of the 2^64 addresses in it; anything else as it is.
+ * `countedAs('2001:db8:1:2::9')` is `'2001:db8:1:2::/64'`.
+ */
+export function countedAs(address: string): string {
+  if (isIP(address) !== 6) return address;
+  // Groups on either side of a '::', an IPv4 tail (the last 32 bits, never in the /64) as two.
+  const [head, tail] = address.replace(/%.*$/, '').split('::');
+  const groups = (part = '') => (part ? part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []);
+  const all = tail === undefined ? groups(head) : [...groups(head), ...Array<string>(8 - groups(head).length - groups(tail).length).fill('0'), ...groups(tail)];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
 export type Attempt =
   | { refused: true; /** Seconds to wait. */ wait: number }
   | {
@@ -62,7 +77,7 @@ export class LoginLimiter {
   constructor(private readonly options: LoginLimiterOptions) {}
 
   private addressKey(address: string): string {
-    return `${this.options.prefix}:auth-failures:address:${address}`;
+    return `${this.options.prefix}:auth-failures:address:${countedAs(address)}`;
   }
 
   private keys(address: string, username: string): [string, string] {
