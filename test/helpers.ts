@@ -12,8 +12,10 @@ import { stringify } from 'yaml';
 import { createApp } from '../src/core/app.js';
 import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
 import { createRunner } from '../src/core/dispatch.js';
-import { createLogger } from '../src/core/logger.js';
+import { createLogger, type Logger } from '../src/core/logger.js';
 import { TaskQueues, type TaskData } from '../src/core/queue.js';
+import type { Service } from '../src/core/service.js';
+import type { TaskRouter } from '../src/core/task-routes.js';
 import { routes } from '../src/routes.js';
 import { services } from '../src/services/index.js';
 
@@ -134,19 +136,33 @@ export async function inProcessWorker(prefix: string): Promise<{ worker: Worker;
   return { worker, close };
 }
 
+/** What a test may build the app from instead of the defaults of testApp. */
+export interface TestAppParts {
+  /** The services, in place of the registry; give `routes` with them. */
+  services?: readonly Service[];
+  /** The service routes, in place of src/routes.ts. */
+  routes?: (task: TaskRouter) => void;
+  /** The app's logger, in place of a silent one: for tests that read what the server logs. */
+  log?: Logger;
+  /** The app's Redis connection, in place of one to the tests' Redis; `close()` disconnects it. */
+  connection?: Redis;
+}
+
 /**
  * The app as the server builds it, on the tests' Redis under a key prefix of its own, with the users of
- * HASHES and any other server config `settings`. Call it in beforeAll; `close()` deletes its keys.
+ * HASHES and any other server config `settings`. Call it in beforeAll; `close()` deletes its keys, but
+ * not those under a `queue_prefix` the settings name: that prefix is the test's, which may share it.
  */
-export function testApp(settings: Record<string, unknown> = {}) {
+export function testApp(settings: Record<string, unknown> = {}, parts: TestAppParts = {}) {
   const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix(), ...settings });
-  const redis = new Redis(redisUrl());
-  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: config.result_ttl, services });
-  const serviceOptions = resolveServiceOptions('test', config.services, services);
-  const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  const { services: appServices = services, routes: appRoutes = routes, log = createLogger('silent', 'test') } = parts;
+  const redis = parts.connection ?? new Redis(redisUrl());
+  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: config.result_ttl, services: appServices });
+  const serviceOptions = resolveServiceOptions('test', config.services, appServices);
+  const app = createApp({ config, log, tasks, serviceOptions, routes: appRoutes });
   const close = async () => {
     await tasks.close();
-    await deletePrefix(redisUrl(), config.queue_prefix);
+    if (settings.queue_prefix === undefined) await deletePrefix(redisUrl(), config.queue_prefix);
     redis.disconnect();
   };
   return { app, tasks, config, serviceOptions, close };
