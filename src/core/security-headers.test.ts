@@ -1,29 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
+import { basic, testApp } from '../../test/helpers.js';
 import { DASHBOARD_CSP } from './dashboard.js';
 import { DOCS_CSP } from './docs.js';
-import { createLogger } from './logger.js';
-import { TaskQueues } from './queue.js';
 
-const prefix = uniquePrefix();
-let redis: Redis;
-let tasks: TaskQueues;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof testApp>['app'];
+let close: () => Promise<void>;
 let server: ServerType;
 let base: string;
 
 beforeAll(async () => {
-  redis = new Redis(redisUrl());
-  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix, body_limit: 100, dashboard: { users: ['alice'] } });
-  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
-  app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+  ({ app, close } = testApp({ body_limit: 100, dashboard: { users: ['alice'] } }));
   app.get('/boom', () => {
     throw new Error('secret detail: /srv/app/config.yaml');
   });
@@ -36,9 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
+  await close();
 });
 
 const alice = { Authorization: basic('alice') };
