@@ -1,30 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { freePort, startPrivateRedis } from '../../scripts/private-redis.js';
-import { basic, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createLogger } from './logger.js';
-import { connect, TaskQueues } from './queue.js';
+import { basic, redisUrl, testApp } from '../../test/helpers.js';
+import { connect } from './queue.js';
 import { FAIL_FAST } from './redis.js';
 
-const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix(), dashboard: { users: ['alice'] } });
-const serviceOptions = resolveServiceOptions('test', config.services, services);
-
-/** The app as the server builds it, on the Redis at `url`. */
+/** The app as the server builds it, on the Redis at `url` and with the server's fail-fast connection. */
 function appOn(url: string) {
   const redis = connect(url, FAIL_FAST);
   redis.on('error', () => {});
-  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: 60, services });
-  const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
   const connected = new Promise((resolve) => redis.once('ready', resolve));
-  const close = async () => {
-    await tasks.close();
-    redis.disconnect();
-  };
-  return { app, connected, close };
+  return { ...testApp({ dashboard: { users: ['alice'] } }, { connection: redis }), connected };
 }
 
 let up: ReturnType<typeof appOn>;
