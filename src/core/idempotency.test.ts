@@ -1,25 +1,14 @@
 // Idempotency-Key on enqueue routes, against a real Redis: one job per user and key, whatever the retries.
 import { createHash, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createLogger } from './logger.js';
-import { TaskQueues } from './queue.js';
+import { basic, eventually, testApp } from '../../test/helpers.js';
 
-const prefix = uniquePrefix();
-let redis: Redis;
-const made: TaskQueues[] = [];
+const closers: (() => Promise<void>)[] = [];
 
 /** An app with no worker: its tasks stay queued, so the job count is the number of submits that took effect. */
 function appWith(resultTtl: number) {
-  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: `${prefix}-${resultTtl}`, result_ttl: resultTtl });
-  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl, services });
-  made.push(tasks);
-  const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+  const { app, tasks, config, close } = testApp({ result_ttl: resultTtl });
+  closers.push(close);
   const submit = (path: string, key?: string, user = 'alice', body?: object) =>
     app.request(path, {
       method: body ? 'POST' : 'GET',
@@ -28,22 +17,16 @@ function appWith(resultTtl: number) {
     });
   const jobs = () => tasks.queues.get('tasks')!.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
   const get = (path: string, method = 'GET') => app.request(path, { method, headers: { Authorization: basic('alice') } });
-  return { submit, jobs, get };
+  return { submit, jobs, get, redis: tasks.connection, prefix: config.queue_prefix };
 }
 
 let api: ReturnType<typeof appWith>;
 
 beforeAll(() => {
-  redis = new Redis(redisUrl());
   api = appWith(3600);
 });
 
-afterAll(async () => {
-  await Promise.all(made.map((t) => t.close()));
-  await deletePrefix(redisUrl(), `${prefix}-3600`);
-  await deletePrefix(redisUrl(), `${prefix}-1`);
-  redis.disconnect();
-});
+afterAll(() => Promise.all(closers.map((close) => close())));
 
 describe('Idempotency-Key', () => {
   it('gives the same user with the same key the same task, 202 and Location again, and queues one job', async () => {
@@ -114,8 +97,8 @@ describe('Idempotency-Key', () => {
     // What a server leaves behind when its submit timed out, or it died, between the claim and the job.
     const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
     const id = randomUUID();
-    const claim = `${prefix}-3600:idempotency:${sha256(JSON.stringify(['alice', 'lost-1']))}`;
-    await redis.set(claim, JSON.stringify({ id, request: sha256(JSON.stringify(['sleep', { seconds: 5 }])) }), 'EX', 60);
+    const claim = `${api.prefix}:idempotency:${sha256(JSON.stringify(['alice', 'lost-1']))}`;
+    await api.redis.set(claim, JSON.stringify({ id, request: sha256(JSON.stringify(['sleep', { seconds: 5 }])) }), 'EX', 60);
     const before = await api.jobs();
     const retries = await Promise.all([api.submit('/sleep/5', 'lost-1'), api.submit('/sleep/5', 'lost-1')]);
     for (const res of retries) expect(await res.json()).toMatchObject({ status: 202, task_id: id });
