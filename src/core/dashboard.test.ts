@@ -1,33 +1,18 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { ConfigError, parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createLogger } from './logger.js';
-import { TaskQueues } from './queue.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { basic, HASHES, testApp } from '../../test/helpers.js';
+import { ConfigError, parseConfig, serverConfigSchema } from './config.js';
 
-const prefix = uniquePrefix();
-let redis: Redis;
-let tasks: TaskQueues;
-
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
-});
-
-afterAll(async () => {
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
-});
+const closers: (() => Promise<void>)[] = [];
+afterAll(() => Promise.all(closers.map((close) => close())));
 
 function appWith(dashboard: unknown) {
-  const config = parseConfig(serverConfigSchema, 'server_config.yaml', { httpauth: HASHES, queue_prefix: prefix, dashboard });
-  const serviceOptions = resolveServiceOptions('test', {}, services);
-  return createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  const { app, close } = testApp({ dashboard });
+  closers.push(close);
+  return app;
 }
+
+/** A server config with these dashboard settings, read as the server reads server_config.yaml. */
+const parseDashboard = (dashboard: unknown) => parseConfig(serverConfigSchema, 'server_config.yaml', { httpauth: HASHES, dashboard });
 
 describe('dashboard config', () => {
   it('is off, and read-only, unless the config says otherwise', () => {
@@ -36,9 +21,9 @@ describe('dashboard config', () => {
   });
 
   it('refuses a dashboard user who is not in httpauth, naming the file and key', () => {
-    expect(() => appWith({ users: ['alice', 'mallory'] })).toThrow(ConfigError);
-    expect(() => appWith({ users: ['alice', 'mallory'] })).toThrow('server_config.yaml: dashboard.users.1: "mallory" is not a user in httpauth');
-    expect(() => appWith({ users: ['alice'], readonly: false })).toThrow(/dashboard: Unrecognized key: "readonly"/);
+    expect(() => parseDashboard({ users: ['alice', 'mallory'] })).toThrow(ConfigError);
+    expect(() => parseDashboard({ users: ['alice', 'mallory'] })).toThrow('server_config.yaml: dashboard.users.1: "mallory" is not a user in httpauth');
+    expect(() => parseDashboard({ users: ['alice'], readonly: false })).toThrow(/dashboard: Unrecognized key: "readonly"/);
   });
 
   it('serves nothing at /admin/queues when no users are listed', async () => {
