@@ -1,18 +1,12 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from '../../test/helpers.js';
+import { basic, testApp } from '../../test/helpers.js';
 import { routes } from '../routes.js';
-import { services } from '../services/index.js';
 import * as api from './api-schemas.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
 import { DOCS_CSP } from './docs.js';
-import { createLogger } from './logger.js';
 import { buildOpenApi } from './openapi.js';
 import { undocumented } from './openapi-routes.js';
-import { TaskQueues } from './queue.js';
 import { defineService } from './service.js';
 import type { TaskRoute } from './task-routes.js';
 
@@ -22,42 +16,24 @@ type Doc = {
   [key: string]: any;
 };
 
-const prefix = uniquePrefix();
-const config = parseConfig(serverConfigSchema, 'test', {
-  httpauth: HASHES,
-  queue_prefix: prefix,
-  services: { sleep: { max_sleep_seconds: 77 } },
-});
-let redis: Redis;
-let tasks: TaskQueues;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof testApp>['app'];
+let close: () => Promise<void>;
 let serviceRoutes: readonly TaskRoute[];
 let doc: Doc;
 
 beforeAll(async () => {
-  redis = new Redis(redisUrl());
-  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: config.result_ttl, services });
-  const serviceOptions = resolveServiceOptions('test', config.services, services);
-  app = createApp({
-    config,
-    log: createLogger('silent', 'test'),
-    tasks,
-    serviceOptions,
+  ({ app, close } = testApp({ services: { sleep: { max_sleep_seconds: 77 } } }, {
     routes: (task) => {
       routes(task);
       serviceRoutes = task.routes;
     },
-  });
+  }));
   const res = await app.request('/openapi.json');
   expect(res.status).toBe(200);
   doc = await res.json();
 });
 
-afterAll(async () => {
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
-});
+afterAll(() => close());
 
 const get = (path: string, user: string | null = 'alice') =>
   app.request(path, { headers: user ? { Authorization: basic(user) } : {} });
