@@ -1,35 +1,26 @@
 // /metrics in the app: open when metrics_auth is off, and still quick and well-formed when Redis is gone.
 import { afterAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis } from '../../scripts/private-redis.js';
-import { HASHES } from '../../test/helpers.js';
+import { testApp } from '../../test/helpers.js';
 import { parseMetrics, sample } from '../../test/prometheus.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createLogger } from './logger.js';
-import { connect, TaskQueues } from './queue.js';
+import { connect } from './queue.js';
 
-const cleanup: (() => Promise<unknown> | void)[] = [];
-afterAll(async () => {
-  for (const step of cleanup.reverse()) await step();
-});
+const closers: (() => Promise<void>)[] = [];
+afterAll(() => Promise.all(closers.map((close) => close())));
 
-async function appOn(url: string, metricsAuth: boolean) {
-  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, metrics_auth: metricsAuth });
+function appOn(url: string, metricsAuth: boolean) {
   const redis = connect(url);
   redis.on('error', () => {});
-  cleanup.push(() => redis.disconnect());
-  const tasks = new TaskQueues({ connection: redis, prefix: 'metrics-test', resultTtl: 60, services });
+  const { app, tasks, close } = testApp({ metrics_auth: metricsAuth }, { connection: redis });
   for (const queue of tasks.queues.values()) queue.on('error', () => {});
-  const serviceOptions = resolveServiceOptions('test', {}, services);
-  return createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions, routes });
+  closers.push(close);
+  return app;
 }
 
 describe('GET /metrics', () => {
   it('needs no credentials with metrics_auth: false, and reports Redis down within a few seconds', async () => {
     const redis = await startPrivateRedis();
-    const app = await appOn(redis.url, false);
+    const app = appOn(redis.url, false);
     const up = parseMetrics(await (await app.request('/metrics')).text());
     expect(sample(up, 'selfhost_redis_up')).toBe(1);
     expect(sample(up, 'selfhost_queue_jobs', { queue: 'tasks', state: 'waiting' })).toBe(0);
