@@ -2,41 +2,26 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { serve, type ServerType } from '@hono/node-server';
 import bcrypt from 'bcryptjs';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, deletePrefix, redisUrl, uniquePrefix } from '../../test/helpers.js';
-import { routes } from '../routes.js';
-import { services } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { TaskQueues } from './queue.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { basic, deletePrefix, redisUrl, testApp, uniquePrefix } from '../../test/helpers.js';
 
 const prefix = uniquePrefix();
-let redis: Redis;
-const queues: TaskQueues[] = [];
+const closers: (() => Promise<void>)[] = [];
 const servers: ServerType[] = [];
-
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
 
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  await Promise.all(queues.map((q) => q.close()));
+  await Promise.all(closers.map((close) => close()));
   await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
 });
 
-/** A server's app on the shared Redis, with these users and auth settings; `lines` collects its log. */
+/** A server's app on the tests' Redis, with these users and auth settings; `lines` collects its log. */
 function appWith(httpauth: Record<string, string>, auth: object = {}, queuePrefix = uniquePrefix()) {
-  const config = parseConfig(serverConfigSchema, 'test', { httpauth, auth, queue_prefix: `${prefix}:${queuePrefix}` });
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
-  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: 60, services });
-  queues.push(tasks);
-  const serviceOptions = resolveServiceOptions('test', config.services, services);
-  const app = createApp({ config, log: pino({ level: 'info' }, sink), tasks, serviceOptions, routes });
+  const { app, close } = testApp({ httpauth, auth, queue_prefix: `${prefix}:${queuePrefix}` }, { log: pino({ level: 'info' }, sink) });
+  closers.push(close);
   // A route that reaches the service's validation but needs no Redis: 400 once authenticated.
   const request = async (user: string, password: string) => app.request('/sleep/abc', { headers: { Authorization: basic(user, password) } });
   return { app, request, lines };
