@@ -2,55 +2,46 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { basic, deletePrefix, eventually, inProcessWorker, HASHES, redisUrl, uniquePrefix, USERS } from '../../test/helpers.js';
+import { basic, eventually, inProcessWorker, testApp, USERS } from '../../test/helpers.js';
 import { TaskClient, type TaskStatus } from '../client.js';
 import { routes } from '../routes.js';
-import { services as registry } from '../services/index.js';
-import { createApp } from './app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from './config.js';
-import { createLogger } from './logger.js';
-import { TaskQueues } from './queue.js';
+import { services } from '../services/index.js';
 import { defineService } from './service.js';
+import type { TaskRouter } from './task-routes.js';
 
 /** Its queue has no worker here, so its tasks stay PENDING until the test removes them. */
 const parked = defineService({ name: 'parked', queue: 'parked', input: z.object({ n: z.coerce.number() }), run: async () => null });
-const services = [...registry, parked];
-const prefix = uniquePrefix();
-const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix, events_keepalive: 0.2 });
-const log = createLogger('silent', 'test');
-let producer: Redis;
+const parts = {
+  services: [...services, parked],
+  routes: (task: TaskRouter) => {
+    routes(task);
+    task.get('/parked/:n', parked);
+  },
+};
+let app: ReturnType<typeof testApp>['app'];
+let tasks: ReturnType<typeof testApp>['tasks'];
+let prefix: string;
+let close: () => Promise<void>;
 let stopWorker: () => Promise<void>;
-let tasks: TaskQueues;
-let app: ReturnType<typeof createApp>;
 let client: TaskClient;
 
-function appOn(queues: TaskQueues) {
-  return createApp({
-    config, log, tasks: queues, serviceOptions: resolveServiceOptions('test', {}, services),
-    routes: (task) => {
-      routes(task);
-      task.get('/parked/:n', parked);
-    },
-  });
-}
-
 beforeAll(async () => {
-  producer = new Redis(redisUrl());
-  tasks = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
-  app = appOn(tasks);
+  const made = testApp({ events_keepalive: 0.2 }, parts);
+  ({ app, tasks, close } = made);
+  prefix = made.config.queue_prefix;
   client = new TaskClient({ baseUrl: 'http://in-process', username: 'alice', password: USERS.alice, fetch: (url, init) => app.request(url, init) });
   stopWorker = (await inProcessWorker(prefix)).close;
 });
 
 afterAll(async () => {
   await stopWorker();
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  producer.disconnect();
+  await close();
 });
+
+/** Another server's app on the same queues, with task events of its own; its close() leaves the queues' keys. */
+const secondServer = () => testApp({ events_keepalive: 0.2, queue_prefix: prefix }, parts);
 
 const get = (path: string, user = 'alice', init: RequestInit = {}) => app.request(path, { ...init, headers: { Authorization: basic(user) } });
 const seconds = (since: number) => (Date.now() - since) / 1000;
@@ -200,8 +191,7 @@ describe('over a real HTTP connection', () => {
 
 describe('shutdown', () => {
   it('answers waiting requests and ends streams at once when the server closes its task events', async () => {
-    const own = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
-    const ownApp = appOn(own);
+    const { app: ownApp, tasks: own, close: closeOwn } = secondServer();
     const { task_id } = await client.submit('/parked/8');
     const request = (path: string) => ownApp.request(path, { headers: { Authorization: basic('alice') } });
     const waiting = request(`/tasks/${task_id}?wait=50`);
@@ -213,12 +203,11 @@ describe('shutdown', () => {
     expect(await stream.text()).toContain('"task_status":"PENDING"');
     expect(seconds(started)).toBeLessThan(20);
     expect((await (await request(`/tasks/${task_id}?wait=50`)).json()).task_status).toBe('PENDING');
-    await own.close();
+    await closeOwn();
   });
 
   it('the client reopens a stream that a server ends early, and still reaches the final state', async () => {
-    const closing = new TaskQueues({ connection: producer, prefix, resultTtl: 3600, services });
-    const closingApp = appOn(closing);
+    const { app: closingApp, tasks: closing, close: closeClosing } = secondServer();
     const calls: string[] = [];
     const switching = new TaskClient({
       baseUrl: 'http://in-process', username: 'alice', password: USERS.alice,
@@ -234,6 +223,6 @@ describe('shutdown', () => {
     expect(JSON.parse(seen.at(-1)!)).toMatchObject({ task_id, task_status: 'SUCCESS' });
     expect(calls).toHaveLength(2);
     expect(new Set(seen).size).toBe(seen.length);
-    await closing.close();
+    await closeClosing();
   });
 });
