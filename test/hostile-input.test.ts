@@ -2,35 +2,23 @@
 // thousand generated requests in-process, then what only a real socket can carry.
 import { request as httpRequest } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/private-redis.js';
-import { createApp } from '../src/core/app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
-import { createLogger } from '../src/core/logger.js';
-import { TaskQueues } from '../src/core/queue.js';
-import { routes } from '../src/routes.js';
-import { services } from '../src/services/index.js';
-import { basic, deletePrefix, HASHES, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
+import { basic, HASHES, redisUrl, startProcess, testApp, writeYaml, type Proc } from './helpers.js';
 
-const prefix = uniquePrefix();
-let redis: Redis;
-let tasks: TaskQueues;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof testApp>['app'];
+let close: () => Promise<void>;
+let prefix: string;
 
 beforeAll(() => {
-  redis = new Redis(redisUrl());
   // A high failure limit, so every hostile login reaches the hash check instead of the 429.
-  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix, auth: { max_failures: 1_000_000 }, dashboard: { users: ['alice'] } });
-  tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
-  app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+  const made = testApp({ auth: { max_failures: 1_000_000 }, dashboard: { users: ['alice'] } });
+  ({ app, close } = made);
+  prefix = made.config.queue_prefix;
 });
 
-afterAll(async () => {
-  await tasks.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
-});
+// Runs once the real server below has stopped, and deletes its keys too: they sit under this app's prefix.
+afterAll(() => close());
 
 /** Every error is JSON {msg, status} (bull-board's own API has its own JSON shape); HEAD answers carry no body. */
 async function expectClientError(res: Response, method = 'GET', path = ''): Promise<void> {
