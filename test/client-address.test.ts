@@ -3,33 +3,16 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { serve, type ServerType } from '@hono/node-server';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/core/app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
-import { TaskQueues } from '../src/core/queue.js';
-import { routes } from '../src/routes.js';
-import { services } from '../src/services/index.js';
-import { basic, deletePrefix, HASHES, redisUrl, uniquePrefix } from './helpers.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { basic, testApp } from './helpers.js';
 
-const prefix = uniquePrefix();
-let redis: Redis;
 const closers: (() => Promise<unknown>)[] = [];
 
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-
-afterAll(async () => {
-  await Promise.all(closers.map((close) => close()));
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
-});
+afterAll(() => Promise.all(closers.map((close) => close())));
 
 /** A listening server with max_failures 3; `failures` lists the addresses its log blamed. */
 async function serverTrusting(trusted_proxies: string[]) {
-  const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, auth: { max_failures: 3, trusted_proxies }, queue_prefix: `${prefix}:${uniquePrefix()}` });
   const failures: string[] = [];
   const sink = new Writable({
     write: (chunk, _enc, done) => {
@@ -38,12 +21,11 @@ async function serverTrusting(trusted_proxies: string[]) {
       done();
     },
   });
-  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: 60, services });
-  const app = createApp({ config, log: pino({ level: 'info' }, sink), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+  const { app, close } = testApp({ auth: { max_failures: 3, trusted_proxies } }, { log: pino({ level: 'info' }, sink) });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
-  closers.push(() => new Promise((resolve) => server.close(resolve)), () => tasks.close());
+  closers.push(() => new Promise((resolve) => server.close(resolve)).then(close));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const login = (user: string, password: string, forwardedFor?: string) =>
     fetch(`${base}/sleep/abc`, { headers: { Authorization: basic(user, password), ...(forwardedFor ? { 'X-Forwarded-For': forwardedFor } : {}) } }).then((r) => r.status);
