@@ -5,16 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/core/app.js';
-import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
-import { createLogger } from '../src/core/logger.js';
-import { TaskQueues } from '../src/core/queue.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../src/core/run-local.js';
 import type { Service } from '../src/core/service.js';
 import type { TaskRouter } from '../src/core/task-routes.js';
-import { basic, deletePrefix, HASHES, redisUrl, ROOT, uniquePrefix } from './helpers.js';
+import { basic, ROOT, testApp } from './helpers.js';
 
 const roots: string[] = [];
 
@@ -44,19 +39,11 @@ const snapshot = (root: string) => {
   return Object.fromEntries(files.map((f) => [f, readFileSync(join(root, f), 'utf8')]));
 };
 
-const prefix = uniquePrefix();
-let redis: Redis;
-let tasks: TaskQueues | undefined;
+let closeApp: (() => Promise<void>) | undefined;
 const realTree = snapshot(ROOT);
 
-beforeAll(() => {
-  redis = new Redis(redisUrl());
-});
-
 afterAll(async () => {
-  await tasks?.close();
-  await deletePrefix(redisUrl(), prefix);
-  redis.disconnect();
+  await closeApp?.();
   for (const root of roots) rmSync(root, { recursive: true, force: true });
   expect(snapshot(ROOT)).toEqual(realTree);
 });
@@ -91,9 +78,8 @@ describe('npm run new-service', () => {
     const { services } = (await load('src/services/index.ts')) as { services: Service[] };
     const { routes } = (await load('src/routes.ts')) as { routes: (task: TaskRouter) => void };
     expect(services.map((s) => s.name)).toEqual(['sleep', 'maths', 'echo', 'resize-image']);
-    const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: prefix });
-    tasks = new TaskQueues({ connection: redis, prefix, resultTtl: 60, services });
-    const app = createApp({ config, log: createLogger('silent', 'test'), tasks, serviceOptions: resolveServiceOptions('test', {}, services), routes });
+    const { app, close } = testApp({}, { services, routes });
+    closeApp = close;
     const headers = { Authorization: basic('alice'), 'Content-Type': 'application/json' };
     expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: 'hi' }) })).status).toBe(202);
     expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: '' }) })).status).toBe(400);
