@@ -23,19 +23,19 @@ const parts = {
 const parkedApp = (settings: Record<string, unknown> = {}) => testApp({ events_keepalive: 0.2, ...settings }, parts);
 
 /**
- * The app, a worker for the shipped services, and alice's client. `secondServer()` is another server's app
- * on the same queues, with task events of its own; its close() leaves the queues' keys to this one's.
+ * The app, a worker for the shipped services, and alice's client, made at the top of a test file: `ready`
+ * resolves once the worker takes tasks (await it in beforeAll). `secondServer()` is another server's app on
+ * the same queues, with task events of its own; its close() leaves the queues' keys to this one's.
  */
-export async function taskEventsApp() {
+export function taskEventsApp() {
   const { app, tasks, config, close: closeApp } = parkedApp();
   const client = new TaskClient({ baseUrl: 'http://in-process', username: 'alice', password: USERS.alice, fetch: (url, init) => app.request(url, init) });
-  const worker = await inProcessWorker(config.queue_prefix);
+  const worker = inProcessWorker(config.queue_prefix);
+  const ready = worker.then(() => undefined);
   const secondServer = () => parkedApp({ queue_prefix: config.queue_prefix });
   const close = async () => {
-    await worker.close();
+    await (await worker).close();
     await closeApp();
   };
-  return { app, tasks, client, secondServer, close };
+  return { app, tasks, client, ready, secondServer, close };
 }
-
-export type TaskEventsApp = Awaited<ReturnType<typeof taskEventsApp>>;

@@ -5,19 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, eventually, USERS } from '../../test/helpers.js';
-import { taskEventsApp, type TaskEventsApp } from '../../test/task-events-app.js';
+import { taskEventsApp } from '../../test/task-events-app.js';
 import { TaskClient } from '../client.js';
 
-let app: TaskEventsApp['app'];
-let tasks: TaskEventsApp['tasks'];
-let client: TaskEventsApp['client'];
-let close: () => Promise<void>;
-let secondServer: TaskEventsApp['secondServer'];
+const { app, tasks, client, ready, secondServer, close } = taskEventsApp();
 
-beforeAll(async () => {
-  ({ app, tasks, client, secondServer, close } = await taskEventsApp());
-});
-
+beforeAll(() => ready);
 afterAll(() => close());
 
 const seconds = (since: number) => (Date.now() - since) / 1000;

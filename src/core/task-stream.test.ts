@@ -1,18 +1,12 @@
 // GET /tasks/:id/events against a real Redis and a real worker: the states as Server-Sent Events, to the final one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, eventually } from '../../test/helpers.js';
-import { taskEventsApp, type TaskEventsApp } from '../../test/task-events-app.js';
+import { taskEventsApp } from '../../test/task-events-app.js';
 import type { TaskStatus } from '../client.js';
 
-let app: TaskEventsApp['app'];
-let tasks: TaskEventsApp['tasks'];
-let client: TaskEventsApp['client'];
-let close: () => Promise<void>;
+const { app, tasks, client, ready, close } = taskEventsApp();
 
-beforeAll(async () => {
-  ({ app, tasks, client, close } = await taskEventsApp());
-});
-
+beforeAll(() => ready);
 afterAll(() => close());
 
 const get = (path: string, user = 'alice') => app.request(path, { headers: { Authorization: basic(user) } });

@@ -1,17 +1,11 @@
 // GET /tasks/:id?wait=N against a real Redis and a real worker: answered when the task ends, or after N seconds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, eventually } from '../../test/helpers.js';
-import { taskEventsApp, type TaskEventsApp } from '../../test/task-events-app.js';
+import { taskEventsApp } from '../../test/task-events-app.js';
 
-let app: TaskEventsApp['app'];
-let tasks: TaskEventsApp['tasks'];
-let client: TaskEventsApp['client'];
-let close: () => Promise<void>;
+const { app, tasks, client, ready, close } = taskEventsApp();
 
-beforeAll(async () => {
-  ({ app, tasks, client, close } = await taskEventsApp());
-});
-
+beforeAll(() => ready);
 afterAll(() => close());
 
 const get = (path: string, user = 'alice', init: RequestInit = {}) => app.request(path, { ...init, headers: { Authorization: basic(user) } });
