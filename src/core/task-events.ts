@@ -4,6 +4,13 @@ import type { Redis, RedisOptions } from 'ioredis';
 
 /** The events that can change what GET /tasks/:id answers. */
 const EVENTS = ['active', 'progress', 'completed', 'failed', 'removed', 'waiting', 'delayed', 'stalled'] as const;
+export type TaskEventName = (typeof EVENTS)[number];
+
+/**
+ * The events after which a task may have ended: what a request waiting for the end needs. A task that
+ * will be retried goes back to `waiting` or `delayed` instead, and one stalled too often ends `failed`.
+ */
+export const END_EVENTS: readonly TaskEventName[] = ['completed', 'failed', 'removed'];
 
 /** `changed`: an event about the task arrived; `closing`: the server shuts down, answer now. */
 export type Listener = (why: 'changed' | 'closing') => void;
@@ -31,7 +38,7 @@ function blockingOptions(shared: Redis): ConnectionOptions {
 }
 
 export class TaskEvents {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners = new Map<string, Set<{ listener: Listener; only: readonly TaskEventName[] }>>();
   private readonly started = new Map<string, Promise<QueueEvents>>();
   private closed = false;
 
@@ -47,19 +54,20 @@ export class TaskEvents {
     return n;
   }
 
-  /** Calls `listener` on every event about task `id` until `unsubscribe()`. */
-  subscribe(id: string, listener: Listener): Subscription {
+  /** Calls `listener` on every event about task `id` (or on those of `only`) until `unsubscribe()`. */
+  subscribe(id: string, listener: Listener, only: readonly TaskEventName[] = EVENTS): Subscription {
     if (this.closed) {
       queueMicrotask(() => listener('closing'));
       return { ready: Promise.resolve(), unsubscribe: () => {} };
     }
     let set = this.listeners.get(id);
     if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(listener);
+    const entry = { listener, only };
+    set.add(entry);
     const ready = Promise.all([...this.queues.values()].map((queue) => this.start(queue))).then(() => {});
     ready.catch(() => {}); // the caller sees the rejection; an unawaited copy must not crash the process
     const unsubscribe = () => {
-      set.delete(listener);
+      set.delete(entry);
       if (set.size === 0 && this.listeners.get(id) === set) this.listeners.delete(id);
     };
     return { ready, unsubscribe };
@@ -81,7 +89,7 @@ export class TaskEvents {
       // Outages are logged by the shared connection's watcher; QueueEvents reconnects by itself.
       events.on('error', () => {});
       for (const name of EVENTS) {
-        events.on(name, ((args: { jobId: string }) => this.notify(args.jobId, 'changed')) as never);
+        events.on(name, ((args: { jobId: string }) => this.notify(args.jobId, name)) as never);
       }
       return events;
     })();
@@ -90,8 +98,11 @@ export class TaskEvents {
     return started;
   }
 
-  private notify(id: string, why: 'changed' | 'closing'): void {
-    for (const listener of [...(this.listeners.get(id) ?? [])]) listener(why);
+  private notify(id: string, event: TaskEventName | 'closing'): void {
+    for (const { listener, only } of [...(this.listeners.get(id) ?? [])]) {
+      if (event === 'closing') listener('closing');
+      else if (only.includes(event)) listener('changed');
+    }
   }
 
   /** Answers every listener with `closing` and stops the QueueEvents; later subscribers are answered at once. */

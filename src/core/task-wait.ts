@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from './app-env.js';
 import { validationError } from './errors.js';
-import type { TaskEvents } from './task-events.js';
+import { END_EVENTS, type TaskEvents } from './task-events.js';
 import type { TaskQueues, TaskState, TaskStatus } from './queue.js';
 
 export const MAX_WAIT_SECONDS = 60;
@@ -97,7 +97,8 @@ export async function waitForTask(
   const timer = setTimeout(() => wake.fire('timeout'), ms);
   const aborted = () => wake.fire('aborted');
   signal?.addEventListener('abort', aborted);
-  const subscription = events.subscribe(id, wake.fire);
+  // Only the events after which the task may have ended: progress and the like would cost a read each.
+  const subscription = events.subscribe(id, wake.fire, END_EVENTS);
   try {
     // The subscription counts from `ready` on: a status read after it cannot miss the final event.
     await Promise.race([subscription.ready, wake.end]);
