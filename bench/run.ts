@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     duration: { type: 'string' },
     jobs: { type: 'string' },
+    /** Starts of each process, alone, for its start-up time and idle memory (medians). */
+    starts: { type: 'string' },
     samples: { type: 'string' },
     connections: { type: 'string' },
     /** Cost of the user's bcrypt hash: lower it to see, in a profile, what the server spends besides bcrypt. */
@@ -41,6 +43,7 @@ const SOURCE = args.source ?? quick;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const DURATION = Number(args.duration ?? (quick ? 1 : 5));
 const JOBS = Number(args.jobs ?? (quick ? 200 : 3000));
+const STARTS = Number(args.starts ?? (quick ? 1 : 5));
 const SAMPLES = Number(args.samples ?? (quick ? 10 : 50));
 // The smoke run uses fewer: 32 requests waiting on bcrypt at once can outlast the server's Redis command timeout.
 const CONNECTIONS = Number(args.connections ?? (quick ? 8 : 32));
@@ -65,6 +68,27 @@ function command(entry: string): string[] {
   return SOURCE ? ['--import', 'tsx', entry] : [join(BUILD, entry.replace(/\.ts$/, '.js'))];
 }
 const BUILD = join(ROOT, 'bench', '.build');
+
+/**
+ * Time to ready and resident memory a second later, each the median of --starts starts: one start moves
+ * by a third between tries on these machines. Each start has the machine to itself and is stopped before
+ * the next, under a log name of its own (readiness by log line reads the whole file).
+ */
+async function startUps(launch: (name: string) => Child, ready: (child: Child) => Promise<number>): Promise<{ ms: number; mb: number }> {
+  const ms: number[] = [];
+  const mb: number[] = [];
+  for (let i = 0; i < STARTS; i++) {
+    const child = launch(`start-${i + 1}`);
+    try {
+      ms.push(await ready(child));
+      await sleep(1000);
+      mb.push(rssMb(child));
+    } finally {
+      await stopAll([child]);
+    }
+  }
+  return { ms: percentile(ms, 50), mb: percentile(mb, 50) };
+}
 
 async function main(): Promise<void> {
   if (!SOURCE) {
@@ -97,21 +121,36 @@ async function main(): Promise<void> {
     const env: Record<string, string> = { REDIS_URL: redis.url, QUEUE, ...(SOURCE ? {} : { NODE_ENV: 'production' }) };
     const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
 
-    // Started one at a time, so that each start-up has the machine to itself.
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
     const start = (name: string, entry: string, vars: Record<string, string>, nodeArgs: string[] = []) =>
       startChild(name, [...nodeArgs, ...command(entry)], { ...env, ...vars }, tmp);
+    const serverStarts = await startUps(
+      (name) => start(`server-${name}`, 'src/server.ts', { CONFIG_FILENAME: serverConfig }),
+      (child) => readyByHttp(child, url(ports.server, '/healthz')),
+    );
+    const helloStarts = await startUps(
+      (name) => start(`hello-${name}`, 'bench/baselines/hello.ts', { PORT: String(ports.hello) }),
+      (child) => readyByHttp(child, url(ports.hello, '/')),
+    );
+    const workerStarts = await startUps(
+      (name) => start(`worker-${name}`, 'src/worker.ts', { CONFIG_FILENAME: workerConfig }),
+      (child) => readyByLog(child, /worker started/),
+    );
+    const bareWorkerStarts = await startUps(
+      (name) => start(`bare-worker-${name}`, 'bench/baselines/worker.ts', { PREFIX: 'bare' }),
+      (child) => readyByLog(child, /worker started/),
+    );
+    say(`  start-ups (median of ${STARTS}): server ${serverStarts.ms.toFixed(0)} ms, worker ${workerStarts.ms.toFixed(0)} ms`);
+
     const server = start('server', 'src/server.ts', { CONFIG_FILENAME: serverConfig }, profile);
     children.push(server);
-    const serverReady = await readyByHttp(server, url(ports.server, '/healthz'));
+    await readyByHttp(server, url(ports.server, '/healthz'));
     const hello = start('hello', 'bench/baselines/hello.ts', { PORT: String(ports.hello) });
     children.push(hello);
-    const helloReady = await readyByHttp(hello, url(ports.hello, '/'));
+    await readyByHttp(hello, url(ports.hello, '/'));
     const bareEnqueue = start('bare-enqueue', 'bench/baselines/enqueue.ts', { PORT: String(ports.enqueue), PREFIX: 'bare' });
     children.push(bareEnqueue);
     await readyByHttp(bareEnqueue, url(ports.enqueue, '/'));
-    await sleep(1000);
-    const idle = { server: rssMb(server), hello: rssMb(hello) };
 
     const headers = { Authorization: authorization };
     // The status runs read a finished task: BullMQ finds a waiting job's state by scanning the wait list
@@ -166,12 +205,10 @@ async function main(): Promise<void> {
 
     const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: workerConfig }, profile);
     children.push(worker);
-    const workerReady = await readyByLog(worker, /worker started/);
+    await readyByLog(worker, /worker started/);
     const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
     children.push(bareWorker);
-    const bareWorkerReady = await readyByLog(bareWorker, /worker started/);
-    await sleep(1000);
-    const idleWorkers = { worker: rssMb(worker), bare: rssMb(bareWorker) };
+    await readyByLog(bareWorker, /worker started/);
 
     const api = { base: url(ports.server, ''), authorization };
     const mode = await detectWaitMode(api);
@@ -189,8 +226,8 @@ async function main(): Promise<void> {
       http,
       jobs,
       mode,
-      idle: { ...idle, worker: idleWorkers.worker, bareWorker: idleWorkers.bare },
-      ready: { server: serverReady, hello: helloReady, worker: workerReady, bareWorker: bareWorkerReady },
+      idle: { server: serverStarts.mb, hello: helloStarts.mb, worker: workerStarts.mb, bareWorker: bareWorkerStarts.mb },
+      ready: { server: serverStarts.ms, hello: helloStarts.ms, worker: workerStarts.ms, bareWorker: bareWorkerStarts.ms },
     };
     const results = figures(measured);
     say('');
@@ -199,7 +236,7 @@ async function main(): Promise<void> {
     const record = {
       date: new Date().toISOString(),
       machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg_at_end: loadavg() },
-      options: { quick, compiled: !SOURCE, rounds: ROUNDS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: cost },
+      options: { quick, compiled: !SOURCE, rounds: ROUNDS, starts: STARTS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: cost },
       e2e_mode: mode,
       notes,
       figures: results,
