@@ -56,7 +56,8 @@ export function countedAs(address: string): string {
   // Groups on either side of a '::', an IPv4 tail (the last 32 bits, never in the /64) as two.
   const [head, tail] = address.replace(/%.*$/, '').split('::');
   const groups = (part = '') => (part ? part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []);
-  const all = tail === undefined ? groups(head) : [...groups(head), ...Array<string>(8 - groups(head).length - groups(tail).length).fill('0'), ...groups(tail)];
+  const [before, after] = [groups(head), groups(tail)];
+  const all = tail === undefined ? before : [...before, ...Array<string>(8 - before.length - after.length).fill('0'), ...after];
   return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }
 
