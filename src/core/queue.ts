@@ -1,7 +1,7 @@
 // Queue wiring in one place: Redis connections, job options, enqueue and the status a client reads.
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { Queue, Redis } from './bullmq.js';
 import { queueOf, type Service } from './service.js';
 import { StatusReader } from './task-status.js';
 import { TaskEvents } from './task-events.js';

@@ -1,7 +1,7 @@
 // The worker's side of its service process: start it, run one task in it, abort it, and kill it if it will not stop.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError } from './bullmq.js';
 
 /** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
 export interface SandboxSetup {

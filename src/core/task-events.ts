@@ -1,6 +1,7 @@
 // Task events without polling: one BullMQ QueueEvents per queue, shared by every waiting request, and a map of listeners.
-import { QueueEvents, type ConnectionOptions, type Queue } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
+import { QueueEvents } from './bullmq.js';
 
 /** The events that can change what GET /tasks/:id answers. */
 const EVENTS = ['active', 'progress', 'completed', 'failed', 'removed', 'waiting', 'delayed', 'stalled'] as const;

@@ -1,7 +1,8 @@
 // The processor a worker gives BullMQ: runs each task in the service process under its deadline, and
 // stops it when it is revoked or the worker shuts down.
-import { UnrecoverableError, WaitingError, type Job, type Processor } from 'bullmq';
+import type { Job, Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { UnrecoverableError, WaitingError } from './bullmq.js';
 import { isRevoked } from './cancel.js';
 import type { Logger } from './logger.js';
 import type { TaskData } from './queue.js';

@@ -1,7 +1,7 @@
 // A worker process: one BullMQ worker at concurrency 1 whose services run in a child process, plus its
 // cancel listener, health port and graceful shutdown.
 import { hostname } from 'node:os';
-import { Worker } from 'bullmq';
+import { Worker } from './bullmq.js';
 import { watchRevokes } from './cancel.js';
 import { CELERY_WARNING } from './celery-config.js';
 import { loadWorkerConfig, resolveServiceOptions } from './config.js';
