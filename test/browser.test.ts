@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../scripts/private-redis.js';
-import { basic, deletePrefix, eventually, HASHES, redisUrl, ROOT, startProcess, uniquePrefix, USERS, writeYaml, type Proc } from './helpers.js';
+import { basic, eventually, ROOT, startStack, USERS, type Stack } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -16,25 +15,16 @@ const HOW_TO_INSTALL = [
   '  elsewhere:     set CHROMIUM_PATH to a Chromium or Chrome executable',
 ].join('\n');
 
-const prefix = uniquePrefix();
-let server: Proc;
-let worker: Proc;
+let stack: Promise<Stack> | undefined;
 let base: string;
 let profile: string;
 let browser: BrowserContext;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(HOW_TO_INSTALL);
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const serverConfig = writeYaml(
-    { httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1', dashboard: { users: ['alice'] } },
-    'server_config.yaml',
-  );
-  server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
-  worker = startProcess('src/worker.ts', { CONFIG_FILENAME: writeYaml({ queue_prefix: prefix }, 'worker_config.yaml'), REDIS_URL: redisUrl() });
+  stack = startStack({ server: { dashboard: { users: ['alice'] } } });
   profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  const [context] = await Promise.all([
+  const [context, started] = await Promise.all([
     chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
@@ -45,18 +35,17 @@ beforeAll(async () => {
       viewport: { width: 1280, height: 800 },
       httpCredentials: { username: 'alice', password: USERS.alice },
     }),
-    server.waitFor(/listening on/),
-    worker.waitFor(/worker started/),
+    stack,
   ]);
   browser = context;
+  base = started.base;
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.all([server?.stop(), worker?.stop()]);
+  await stack?.then((s) => s.stop(), () => {});
   if (profile) rmSync(profile, { recursive: true, force: true });
-  await deletePrefix(redisUrl(), prefix);
 });
 
 const get = (path: string, init: RequestInit = {}, auth: string | null = basic('alice')) =>

@@ -1,30 +1,17 @@
 // What a user does: start the server and a worker as separate processes, then submit, wait, stream and read with the client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskApiError, TaskClient, type TaskStatus } from '../src/client.js';
-import { deletePrefix, eventually, HASHES, redisUrl, startProcess, uniquePrefix, USERS, writeYaml, type Proc } from './helpers.js';
-import { freePort } from '../scripts/private-redis.js';
+import { eventually, startStack, USERS, type Stack } from './helpers.js';
 
-const prefix = uniquePrefix();
-let server: Proc;
-let worker: Proc;
-let base: string;
+let stack: Stack;
 let alice: TaskClient;
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  alice = new TaskClient({ baseUrl: base, username: 'alice', password: USERS.alice });
-  const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1' }, 'server_config.yaml');
-  const workerConfig = writeYaml({ queue_prefix: prefix }, 'worker_config.yaml');
-  server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
-  worker = startProcess('src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: redisUrl() });
-  await Promise.all([server.waitFor(/listening on/), worker.waitFor(/worker started/)]);
+  stack = await startStack();
+  alice = new TaskClient({ baseUrl: stack.base, username: 'alice', password: USERS.alice });
 });
 
-afterAll(async () => {
-  await Promise.all([server?.stop(), worker?.stop()]);
-  await deletePrefix(redisUrl(), prefix);
-});
+afterAll(() => stack?.stop());
 
 const rejection = (promise: Promise<unknown>) => promise.then(() => undefined, (err: unknown) => err);
 
@@ -53,13 +40,13 @@ describe('end to end, through the client', () => {
   });
 
   it('reports 401, 404 and 400 as TaskApiError with the server’s JSON', async () => {
-    const intruder = new TaskClient({ baseUrl: base, username: 'alice', password: 'wrong' });
+    const intruder = new TaskClient({ baseUrl: stack.base, username: 'alice', password: 'wrong' });
     expect(await rejection(intruder.submit('/sleep/1'))).toMatchObject({ status: 401, body: { msg: 'unauthorized', status: 401 } });
     const unknown = await rejection(alice.status('00000000-0000-4000-8000-000000000000'));
     expect(unknown).toBeInstanceOf(TaskApiError);
     expect(unknown).toMatchObject({ status: 404 });
     const { task_id } = await alice.submit('/sleep/0');
-    const bob = new TaskClient({ baseUrl: base, username: 'bob', password: USERS.bob });
+    const bob = new TaskClient({ baseUrl: stack.base, username: 'bob', password: USERS.bob });
     expect(await rejection(bob.status(task_id))).toMatchObject({ status: 404 });
     expect(await rejection(alice.submit('/sleep/abc'))).toMatchObject({ status: 400, body: { details: [{ field: 'seconds' }] } });
   });
@@ -78,7 +65,7 @@ describe('end to end, through the client', () => {
   });
 
   it('stops both processes cleanly on SIGTERM', async () => {
-    expect(await worker.stop('SIGTERM')).toBe(0);
-    expect(await server.stop('SIGTERM')).toBe(0);
+    expect(await stack.worker.stop('SIGTERM')).toBe(0);
+    expect(await stack.server.stop('SIGTERM')).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
+import { freePort } from '../scripts/private-redis.js';
 import { createApp } from '../src/core/app.js';
 import { parseConfig, resolveServiceOptions, serverConfigSchema } from '../src/core/config.js';
 import { createRunner } from '../src/core/dispatch.js';
@@ -98,6 +99,41 @@ export function startProcess(entry: string, env: Record<string, string>): Proc {
       return exited;
     },
   };
+}
+
+export interface Stack {
+  server: Proc;
+  worker: Proc;
+  /** The server's address, as `http://127.0.0.1:PORT`. */
+  base: string;
+  prefix: string;
+  /** Stops both processes and deletes the prefix's keys. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A server and a worker as separate processes, as a user runs them, on the tests' Redis under a prefix
+ * of their own, with the users of HASHES; `server` and `worker` add to their configs. Resolves once both
+ * are ready; if either fails to start, both are stopped.
+ */
+export async function startStack({ server: serverSettings = {}, worker: workerSettings = {} }: { server?: object; worker?: object } = {}): Promise<Stack> {
+  const prefix = uniquePrefix();
+  const port = await freePort();
+  const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1', ...serverSettings }, 'server_config.yaml');
+  const workerConfig = writeYaml({ queue_prefix: prefix, ...workerSettings }, 'worker_config.yaml');
+  const server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
+  const worker = startProcess('src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: redisUrl() });
+  const stop = async () => {
+    await Promise.all([server.stop(), worker.stop()]);
+    await deletePrefix(redisUrl(), prefix);
+  };
+  try {
+    await Promise.all([server.waitFor(/listening on/), worker.waitFor(/worker started/)]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { server, worker, base: `http://127.0.0.1:${port}`, prefix, stop };
 }
 
 /** Polls until `check` returns a value, or throws after `ms`. */

@@ -1,30 +1,23 @@
 // What an operator scrapes and reads: /metrics on the server, the worker's health port, and the JSON logs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../scripts/private-redis.js';
 import { parseMetrics, sample } from './prometheus.js';
-import { basic, deletePrefix, eventually, HASHES, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
+import { basic, eventually, startStack, type Proc, type Stack } from './helpers.js';
+import { freePort } from '../scripts/private-redis.js';
 
-const prefix = uniquePrefix();
+let stack: Stack;
 let server: Proc;
 let worker: Proc;
 let base: string;
 let health: string;
 
 beforeAll(async () => {
-  const [port, healthPort] = [await freePort(), await freePort()];
-  base = `http://127.0.0.1:${port}`;
+  const healthPort = await freePort();
   health = `http://127.0.0.1:${healthPort}`;
-  const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1' }, 'server_config.yaml');
-  const workerConfig = writeYaml({ queue_prefix: prefix, health_port: healthPort, health_host: '127.0.0.1' }, 'worker_config.yaml');
-  server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
-  worker = startProcess('src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: redisUrl() });
-  await Promise.all([server.waitFor(/listening on/), worker.waitFor(/worker started/)]);
+  stack = await startStack({ worker: { health_port: healthPort, health_host: '127.0.0.1' } });
+  ({ server, worker, base } = stack);
 });
 
-afterAll(async () => {
-  await Promise.all([server?.stop(), worker?.stop()]);
-  await deletePrefix(redisUrl(), prefix);
-});
+afterAll(() => stack?.stop());
 
 const get = (path: string, auth: string | null = basic('alice')) => fetch(base + path, { headers: auth ? { Authorization: auth } : {} });
 
