@@ -16,6 +16,8 @@ export interface JobRound {
   /** The same worker on tasks that report no progress. */
   workerMaths: number;
   bareWorker: Sampled<number>;
+  /** A bare BullMQ Worker whose processor BullMQ runs in a child process, on the same no-op tasks. */
+  sandboxedWorker: number;
   /** Milliseconds per round trip. */
   e2e: number[];
   bareE2e: number[];
@@ -46,6 +48,8 @@ export function figures({ http, jobs, mode, idle, ready }: Measured): Figure[] {
     figure('status_vs_read_rps', 'authenticated status, against one bare BullMQ read', 'req/s', rate('status'), { label: 'bare Hono + BullMQ Job.fromId', value: rate('bareRead') }),
     figure('healthz_rps', 'no auth, no Redis: GET /healthz', 'req/s', rate('healthz'), hello),
     figure('worker_jobs_per_s', 'solo worker, no-op tasks', 'jobs/s', drain('worker'), bareWorker(drain('bareWorker')), { kind: 'ratio-min', limit: 0.8 }),
+    // No target: against BullMQ's own way of running a processor in a child process, as ours runs its services.
+    figure('worker_vs_sandboxed_jobs_per_s', 'solo worker, no-op tasks, against BullMQ sandboxed', 'jobs/s', drain('worker'), { label: 'BullMQ Worker, sandboxed processor', value: median(jobs.map((r) => r.sandboxedWorker)) }),
     figure('worker_maths_jobs_per_s', 'solo worker, tasks reporting no progress', 'jobs/s', maths, bareWorker(drain('bareWorker'))),
     figure('e2e_p50_ms', `end to end, median (${mode})`, 'ms', trip('e2e', 50), bareTrip(50), { kind: 'ratio-max', limit: 3 }),
     figure('e2e_p99_ms', `end to end, 99th percentile (${mode})`, 'ms', trip('e2e', 99), bareTrip(99)),

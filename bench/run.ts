@@ -102,6 +102,7 @@ async function main(): Promise<void> {
   const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
   const subjectQueue = new Queue(QUEUE, { connection, prefix: 'bench' });
   const bareQueue = new Queue(QUEUE, { connection, prefix: 'bare' });
+  const sandboxedQueue = new Queue(QUEUE, { connection, prefix: 'sandboxed' });
   const bareEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bare' });
   const subjectEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bench' });
   try {
@@ -209,6 +210,9 @@ async function main(): Promise<void> {
     const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
     children.push(bareWorker);
     await readyByLog(bareWorker, /worker started/);
+    const sandboxedWorker = start('sandboxed-worker', 'bench/baselines/sandboxed-worker.ts', { PREFIX: 'sandboxed' });
+    children.push(sandboxedWorker);
+    await readyByLog(sandboxedWorker, /worker started/);
 
     const api = { base: url(ports.server, ''), authorization };
     const mode = await detectWaitMode(api);
@@ -218,8 +222,9 @@ async function main(): Promise<void> {
       const [w, bw] = await pair(round, () => peakRss(bareWorker, () => drainRate(bareQueue, JOBS)), () => peakRss(worker, () => drainRate(subjectQueue, JOBS)));
       const [e2e, bareE2e] = await pair(round, () => bareRoundTrips(bareQueue, bareEvents, SAMPLES), () => apiRoundTrips(api, mode, SAMPLES));
       const workerMaths = await drainRate(subjectQueue, JOBS, mathsJob);
-      jobs.push({ worker: w, bareWorker: bw, workerMaths, e2e, bareE2e });
-      say(`  round ${round + 1}: worker ${w.result.toFixed(0)} jobs/s (bare ${bw.result.toFixed(0)}, maths ${workerMaths.toFixed(0)}), e2e p50 ${percentile(e2e, 50).toFixed(1)} ms (bare ${percentile(bareE2e, 50).toFixed(2)})`);
+      const sandboxed = await drainRate(sandboxedQueue, JOBS);
+      jobs.push({ worker: w, bareWorker: bw, workerMaths, sandboxedWorker: sandboxed, e2e, bareE2e });
+      say(`  round ${round + 1}: worker ${w.result.toFixed(0)} jobs/s (bare ${bw.result.toFixed(0)}, sandboxed ${sandboxed.toFixed(0)}, maths ${workerMaths.toFixed(0)}), e2e p50 ${percentile(e2e, 50).toFixed(1)} ms (bare ${percentile(bareE2e, 50).toFixed(2)})`);
     }
 
     const measured: Measured = {
@@ -245,7 +250,7 @@ async function main(): Promise<void> {
     say(`\nwrote ${writeResults(args.out!, record, !quick)}`);
   } finally {
     await stopAll(children);
-    await Promise.all([subjectQueue.close(), bareQueue.close(), bareEvents.close(), subjectEvents.close()]);
+    await Promise.all([subjectQueue.close(), bareQueue.close(), sandboxedQueue.close(), bareEvents.close(), subjectEvents.close()]);
     connection.disconnect();
     await redis.stop();
     rmSync(tmp, { recursive: true, force: true });

@@ -14,6 +14,7 @@ const FIGURES = [
   'status_vs_read_rps',
   'healthz_rps',
   'worker_jobs_per_s',
+  'worker_vs_sandboxed_jobs_per_s',
   'worker_maths_jobs_per_s',
   'e2e_p50_ms',
   'e2e_p99_ms',
