@@ -12,6 +12,7 @@ import { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { freePort, startPrivateRedis } from '../scripts/private-redis.js';
+import { cleanUpOnSignal } from '../scripts/stop-on-signal.js';
 import { peakRss, readyByHttp, readyByLog, ROOT, rssMb, sleep, start as startChild, stopAll, type Child } from './children.js';
 import { drainRate, mathsJob } from './drain.js';
 import { requestsPerSecond, sizeRun } from './http-load.js';
@@ -105,6 +106,13 @@ async function main(): Promise<void> {
   const sandboxedQueue = new Queue(QUEUE, { connection, prefix: 'sandboxed' });
   const bareEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bare' });
   const subjectEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bench' });
+  const cleanUp = cleanUpOnSignal(async () => {
+    await stopAll(children);
+    await Promise.all([subjectQueue.close(), bareQueue.close(), sandboxedQueue.close(), bareEvents.close(), subjectEvents.close()]);
+    connection.disconnect();
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
   try {
     say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips`);
     say(`       ${SOURCE ? 'TypeScript sources through tsx' : 'compiled JavaScript (bench/.build), NODE_ENV=production'}`);
@@ -123,8 +131,12 @@ async function main(): Promise<void> {
     const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
 
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-    const start = (name: string, entry: string, vars: Record<string, string>, nodeArgs: string[] = []) =>
-      startChild(name, [...nodeArgs, ...command(entry)], { ...env, ...vars }, tmp);
+    // Every process is tracked from its spawn, so that a signal mid-run stops the one starting up too.
+    const start = (name: string, entry: string, vars: Record<string, string>, nodeArgs: string[] = []) => {
+      const child = startChild(name, [...nodeArgs, ...command(entry)], { ...env, ...vars }, tmp);
+      children.push(child);
+      return child;
+    };
     const serverStarts = await startUps(
       (name) => start(`server-${name}`, 'src/server.ts', { CONFIG_FILENAME: serverConfig }),
       (child) => readyByHttp(child, url(ports.server, '/healthz')),
@@ -144,13 +156,10 @@ async function main(): Promise<void> {
     say(`  start-ups (median of ${STARTS}): server ${serverStarts.ms.toFixed(0)} ms, worker ${workerStarts.ms.toFixed(0)} ms`);
 
     const server = start('server', 'src/server.ts', { CONFIG_FILENAME: serverConfig }, profile);
-    children.push(server);
     await readyByHttp(server, url(ports.server, '/healthz'));
     const hello = start('hello', 'bench/baselines/hello.ts', { PORT: String(ports.hello) });
-    children.push(hello);
     await readyByHttp(hello, url(ports.hello, '/'));
     const bareEnqueue = start('bare-enqueue', 'bench/baselines/enqueue.ts', { PORT: String(ports.enqueue), PREFIX: 'bare' });
-    children.push(bareEnqueue);
     await readyByHttp(bareEnqueue, url(ports.enqueue, '/'));
 
     const headers = { Authorization: authorization };
@@ -205,13 +214,10 @@ async function main(): Promise<void> {
     await Promise.all([subjectQueue.obliterate({ force: true }), bareQueue.obliterate({ force: true })]);
 
     const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: workerConfig }, profile);
-    children.push(worker);
     await readyByLog(worker, /worker started/);
     const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
-    children.push(bareWorker);
     await readyByLog(bareWorker, /worker started/);
     const sandboxedWorker = start('sandboxed-worker', 'bench/baselines/sandboxed-worker.ts', { PREFIX: 'sandboxed' });
-    children.push(sandboxedWorker);
     await readyByLog(sandboxedWorker, /worker started/);
 
     const api = { base: url(ports.server, ''), authorization };
@@ -249,11 +255,7 @@ async function main(): Promise<void> {
     };
     say(`\nwrote ${writeResults(args.out!, record, !quick)}`);
   } finally {
-    await stopAll(children);
-    await Promise.all([subjectQueue.close(), bareQueue.close(), sandboxedQueue.close(), bareEvents.close(), subjectEvents.close()]);
-    connection.disconnect();
-    await redis.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 

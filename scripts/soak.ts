@@ -13,6 +13,7 @@ import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { freePort, startPrivateRedis } from './private-redis.js';
+import { cleanUpOnSignal } from './stop-on-signal.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -96,6 +97,14 @@ async function main(): Promise<number> {
   const children: Child[] = [];
   const monitor = new Redis(redis.url);
   const queue = new Queue(QUEUE, { connection: monitor, prefix: PREFIX });
+  const cleanUp = cleanUpOnSignal(async () => {
+    for (const child of children) if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
+    await Promise.all(children.map((c) => c.exited));
+    await queue.close();
+    monitor.disconnect();
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
   try {
     // bcrypt cost 4 keeps auth cheap: the soak measures the queue, not password hashing (production uses 12).
     const password = 'soak-password';
@@ -227,12 +236,7 @@ async function main(): Promise<number> {
     say(`${passed ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return passed ? 0 : 1;
   } finally {
-    for (const child of children) if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
-    await Promise.all(children.map((c) => c.exited));
-    await queue.close();
-    monitor.disconnect();
-    await redis.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    await cleanUp();
   }
 }
 

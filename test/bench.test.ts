@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { areas } from '../bench/areas.js';
-import { ROOT } from './helpers.js';
+import { childrenOf } from '../bench/children.js';
+import { eventually, ROOT } from './helpers.js';
 
 const FIGURES = [
   'enqueue_rps',
@@ -50,6 +51,29 @@ describe('bench --quick', () => {
       expect(output).toContain(f.label);
     }
   }, 180_000);
+
+  it('stops its Redis and every process it started when it is sent SIGTERM mid-run, and exits 143', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'selfhost-bench-test-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], { cwd: ROOT, stdio: 'ignore' });
+    const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const descendants = (pid: number): number[] => childrenOf(pid).flatMap((c) => [c, ...descendants(c)]);
+    // Its private Redis, and a server starting up to be timed.
+    const started = await eventually(async () => {
+      const pids = descendants(child.pid!);
+      return pids.length >= 2 ? pids : undefined;
+    }, 60_000, 50);
+    child.kill('SIGTERM');
+    expect(await code).toBe(143);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    await eventually(async () => (started.some(alive) ? undefined : true), 10_000);
+  }, 90_000);
 });
 
 describe('bench/areas.ts', () => {
