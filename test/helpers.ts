@@ -201,5 +201,8 @@ export function testApp(settings: Record<string, unknown> = {}, parts: TestAppPa
     if (settings.queue_prefix === undefined) await deletePrefix(redisUrl(), config.queue_prefix);
     redis.disconnect();
   };
-  return { app, tasks, config, serviceOptions, close };
+  /** A request to the app as `user` (one of USERS; null for none); `init` adds a method, headers, a body or a signal. */
+  const request = (path: string, user: string | null = 'alice', init: RequestInit & { headers?: Record<string, string> } = {}) =>
+    app.request(path, { ...init, headers: { ...(user && { Authorization: basic(user) }), ...init.headers } });
+  return { app, tasks, config, serviceOptions, request, close };
 }

@@ -28,7 +28,7 @@ const parkedApp = (settings: Record<string, unknown> = {}) => testApp({ events_k
  * the same queues, with task events of its own; its close() leaves the queues' keys to this one's.
  */
 export function taskEventsApp() {
-  const { app, tasks, config, close: closeApp } = parkedApp();
+  const { app, tasks, config, request, close: closeApp } = parkedApp();
   const client = new TaskClient({ baseUrl: 'http://in-process', username: 'alice', password: USERS.alice, fetch: (url, init) => app.request(url, init) });
   const worker = inProcessWorker(config.queue_prefix);
   const ready = worker.then(() => undefined);
@@ -37,5 +37,5 @@ export function taskEventsApp() {
     await (await worker).close();
     await closeApp();
   };
-  return { app, tasks, client, ready, secondServer, close };
+  return { app, tasks, request, client, ready, secondServer, close };
 }

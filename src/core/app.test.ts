@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, testApp } from '../../test/helpers.js';
 
-let app: ReturnType<typeof testApp>['app'];
+let get: ReturnType<typeof testApp>['request'];
 let close: () => Promise<void>;
 
 beforeAll(() => {
-  ({ app, close } = testApp({ services: { sleep: { max_sleep_seconds: 100 } } }));
+  ({ request: get, close } = testApp({ services: { sleep: { max_sleep_seconds: 100 } } }));
 });
 
 afterAll(() => close());
-
-const get = (path: string, user: string | null = 'alice') =>
-  app.request(path, { headers: user ? { Authorization: basic(user) } : {} });
 
 describe('enqueue', () => {
   it('answers 202 with a random task id and a Location header', async () => {
@@ -45,8 +42,7 @@ describe('enqueue', () => {
   });
 
   it('validates a JSON body and names the bad field', async () => {
-    const post = (body: string) =>
-      app.request('/math', { method: 'POST', body, headers: { Authorization: basic('alice'), 'Content-Type': 'application/json' } });
+    const post = (body: string) => get('/math', 'alice', { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
     expect((await post('{"op":"mul","a":6,"b":7}')).status).toBe(202);
     const bad = await post('{"op":"pow","a":6,"b":7}');
     expect(bad.status).toBe(400);
@@ -70,7 +66,7 @@ describe('errors', () => {
   });
 
   it('rejects missing or wrong credentials with 401 JSON and a challenge', async () => {
-    for (const res of [await get('/sleep/1', null), await get('/sleep/1', 'mallory'), await app.request('/sleep/1', { headers: { Authorization: basic('alice', 'wrong') } })]) {
+    for (const res of [await get('/sleep/1', null), await get('/sleep/1', 'mallory'), await get('/sleep/1', null, { headers: { Authorization: basic('alice', 'wrong') } })]) {
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ msg: 'unauthorized', status: 401 });
       expect(res.headers.get('WWW-Authenticate')).toMatch(/^Basic realm="selfhost-service"/);
@@ -89,7 +85,7 @@ describe('errors', () => {
     const missing = await get('/nope');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ msg: 'not found', status: 404 });
-    const wrong = await app.request('/sleep/1', { method: 'DELETE', headers: { Authorization: basic('alice') } });
+    const wrong = await get('/sleep/1', 'alice', { method: 'DELETE' });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get('Allow')).toContain('GET');
     expect(await wrong.json()).toEqual({ msg: 'method not allowed', status: 405 });

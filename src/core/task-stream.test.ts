@@ -1,15 +1,14 @@
 // GET /tasks/:id/events against a real Redis and a real worker: the states as Server-Sent Events, to the final one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, eventually } from '../../test/helpers.js';
+import { eventually } from '../../test/helpers.js';
 import { taskEventsApp } from '../../test/task-events-app.js';
 import type { TaskStatus } from '../client.js';
 
-const { app, tasks, client, ready, close } = taskEventsApp();
+const { request: get, tasks, client, ready, close } = taskEventsApp();
 
 beforeAll(() => ready);
 afterAll(() => close());
 
-const get = (path: string, user = 'alice') => app.request(path, { headers: { Authorization: basic(user) } });
 
 describe('GET /tasks/:id/events', () => {
   it('streams the states and the progress, ending with the final state', async () => {

@@ -1,14 +1,13 @@
 // GET /tasks/:id?wait=N against a real Redis and a real worker: answered when the task ends, or after N seconds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basic, eventually } from '../../test/helpers.js';
+import { eventually } from '../../test/helpers.js';
 import { taskEventsApp } from '../../test/task-events-app.js';
 
-const { app, tasks, client, ready, close } = taskEventsApp();
+const { request: get, tasks, client, ready, close } = taskEventsApp();
 
 beforeAll(() => ready);
 afterAll(() => close());
 
-const get = (path: string, user = 'alice', init: RequestInit = {}) => app.request(path, { ...init, headers: { Authorization: basic(user) } });
 const seconds = (since: number) => (Date.now() - since) / 1000;
 
 describe('GET /tasks/:id?wait=N', () => {
