@@ -102,7 +102,10 @@ describe('server shutdown', () => {
     const base = `http://127.0.0.1:${port}`;
     const headers = { Authorization: basic('alice') };
     // No worker runs here: the task stays PENDING, so only the shutdown can end the wait and the stream.
-    const { task_id } = await (await fetch(`${base}/sleep/1`, { headers })).json();
+    const submitted = await fetch(`${base}/sleep/1`, { headers });
+    const body = await submitted.json();
+    expect(submitted.status, JSON.stringify(body)).toBe(202);
+    const { task_id } = body;
     const waiting = fetch(`${base}/tasks/${task_id}?wait=50`, { headers });
     const stream = await fetch(`${base}/tasks/${task_id}/events`, { headers });
     const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
