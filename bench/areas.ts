@@ -22,12 +22,12 @@ interface Profile {
 
 /** First match wins, innermost frame first. */
 const AREAS: [string, RegExp][] = [
-  ['auth', /\/core\/(auth|credential-cache|login-limiter|client-address)\.[jt]s|basic-auth|lru-cache/],
-  ['request log', /pino|sonic-boom|\/core\/(request-log|logger)\.[jt]s/],
-  ['metrics', /prom-client|@hono\/prometheus|\/core\/metrics\.[jt]s/],
-  ['security headers, request id', /\/core\/node-headers\.[jt]s/],
-  ['input validation', /zod|\/core\/task-routes\.[jt]s/],
-  ['status read', /\/core\/(task-status|task-wait|tasks-api|queue)\.[jt]s/],
+  ['auth', /\/core\/auth\/|\/core\/http\/client-address\.[jt]s|basic-auth|lru-cache/],
+  ['request log', /pino|sonic-boom|\/core\/(http\/request-log|process\/logger)\.[jt]s/],
+  ['metrics', /prom-client|@hono\/prometheus|\/core\/api\/metrics\.[jt]s/],
+  ['security headers, request id', /\/core\/http\/node-headers\.[jt]s/],
+  ['input validation', /zod|\/core\/api\/submit\.[jt]s/],
+  ['status read', /\/core\/(tasks\/(status|queue)|api\/(wait|tasks))\.[jt]s/],
   ['BullMQ', /bullmq|msgpackr/],
   ['ioredis (incl. its socket writes)', /ioredis|redis-parser/],
   ['@hono/node-server (incl. the answer\'s socket write)', /@hono\/node-server/],

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { sleep } from './children.js';
 
-/** The server's job options (src/core/queue.ts), so both workers see the jobs the server makes. */
+/** The server's job options (src/core/tasks/queue.ts), so both workers see the jobs the server makes. */
 const TTL = { age: 3600 };
 const CHUNK = 500;
 

@@ -6,8 +6,8 @@ import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse } from 'yaml';
-import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './core/config.js';
-import { costOf, describeHash, parseHash, weakness } from './core/password-hash.js';
+import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './core/config/load.js';
+import { costOf, describeHash, parseHash, weakness } from './core/auth/password-hash.js';
 import { services } from './services/index.js';
 
 /** Reads a password: twice without echo on a terminal, else one line from stdin. */

@@ -1,5 +1,5 @@
 // The HTTP surface of your services: one line per route. Input comes from the path (get) or the JSON body (post).
-import type { TaskRouter } from './core/task-routes.js';
+import type { TaskRouter } from './core/api/submit.js';
 import maths from './services/maths.js';
 import sleep from './services/sleep.js';
 

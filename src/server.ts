@@ -1,16 +1,16 @@
 // Server entry: load config -> build app -> listen -> shut down cleanly.
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
-import { createApp } from './core/app.js';
-import { CELERY_WARNING } from './core/celery-config.js';
-import { jsonClientErrors } from './core/client-errors.js';
-import { loadServerConfig, resolveServiceOptions } from './core/config.js';
-import { drainable } from './core/http-drain.js';
-import { createLogger } from './core/logger.js';
-import { main } from './core/main.js';
-import { connect, TaskQueues } from './core/queue.js';
-import { FAIL_FAST, watchRedis } from './core/redis.js';
-import { onShutdown } from './core/shutdown.js';
+import { createApp } from './core/server/app.js';
+import { CELERY_WARNING } from './core/config/celery.js';
+import { jsonClientErrors } from './core/http/client-errors.js';
+import { loadServerConfig, resolveServiceOptions } from './core/config/load.js';
+import { drainable } from './core/http/drain.js';
+import { createLogger } from './core/process/logger.js';
+import { main } from './core/process/main.js';
+import { connect, TaskQueues } from './core/tasks/queue.js';
+import { FAIL_FAST, watchRedis } from './core/redis/connection.js';
+import { onShutdown } from './core/process/shutdown.js';
 import { routes } from './routes.js';
 import { services } from './services/index.js';
 

@@ -87,7 +87,7 @@ describe('bench/areas.ts', () => {
         node(3, frame('respond', 'file:///app/node_modules/@hono/node-server/dist/index.mjs'), [4]),
         node(4, frame('sendCommand', 'file:///app/node_modules/ioredis/built/Redis.js'), [5]),
         node(5, frame('writeBuffer', '')),
-        node(6, frame('log', 'file:///app/dist/src/core/request-log.js'), [7]),
+        node(6, frame('log', 'file:///app/dist/src/core/http/request-log.js'), [7]),
         node(7, frame('write', 'file:///app/node_modules/pino/lib/proto.js')),
         node(8, frame('loadModule', 'node:internal/modules/esm/loader')),
         node(9, frame('(garbage collector)', '')),

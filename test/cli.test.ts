@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
-import { EXAMPLE_HASH } from '../src/core/password-hash.js';
+import { EXAMPLE_HASH } from '../src/core/auth/password-hash.js';
 import { HASHES, ROOT, writeYaml } from './helpers.js';
 
 function run(args: string[], input = '', env: Record<string, string> = {}) {

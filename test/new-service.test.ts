@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runLocal } from '../src/core/run-local.js';
-import type { Service } from '../src/core/service.js';
-import type { TaskRouter } from '../src/core/task-routes.js';
+import { runLocal } from '../src/core/service/run-local.js';
+import type { Service } from '../src/core/service/service.js';
+import type { TaskRouter } from '../src/core/api/submit.js';
 import { basic, ROOT, testApp } from './helpers.js';
 
 const roots: string[] = [];

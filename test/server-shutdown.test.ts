@@ -3,7 +3,7 @@ import http from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/private-redis.js';
-import { TaskQueues } from '../src/core/queue.js';
+import { TaskQueues } from '../src/core/tasks/queue.js';
 import { services } from '../src/services/index.js';
 import { basic, deletePrefix, HASHES, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
 

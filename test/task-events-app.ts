@@ -2,8 +2,8 @@
 // whose tasks stay PENDING, a worker for the shipped services, and a client that calls the app in-process.
 import { z } from 'zod';
 import { TaskClient } from '../src/client.js';
-import { defineService } from '../src/core/service.js';
-import type { TaskRouter } from '../src/core/task-routes.js';
+import { defineService } from '../src/core/service/service.js';
+import type { TaskRouter } from '../src/core/api/submit.js';
 import { routes } from '../src/routes.js';
 import { services } from '../src/services/index.js';
 import { inProcessWorker, testApp, USERS } from './helpers.js';

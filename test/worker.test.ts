@@ -1,8 +1,8 @@
 // The real worker code on a real queue: dispatch by name, status transitions, failures without retry.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revoke } from '../src/core/cancel.js';
-import { TaskQueues, type TaskStatus } from '../src/core/queue.js';
+import { revoke } from '../src/core/tasks/cancel.js';
+import { TaskQueues, type TaskStatus } from '../src/core/tasks/queue.js';
 import { services } from '../src/services/index.js';
 import maths from '../src/services/maths.js';
 import sleep from '../src/services/sleep.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runLocal } from '../core/run-local.js';
-import { InputError } from '../core/service.js';
+import { runLocal } from '../core/service/run-local.js';
+import { InputError } from '../core/service/service.js';
 import maths from './maths.js';
 
 describe('maths', () => {

@@ -1,6 +1,6 @@
 // Arithmetic: the ancestor's two-step chain, (a + b) + 100, and one operation chosen in a JSON body.
 import { z } from 'zod';
-import { defineService, InputError } from '../core/service.js';
+import { defineService, InputError } from '../core/service/service.js';
 
 /** A finite number, given as a JSON number or as a numeric string (path parameters are strings). */
 const number = z

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runLocal } from '../core/run-local.js';
+import { runLocal } from '../core/service/run-local.js';
 import sleep from './sleep.js';
 
 describe('sleep', () => {

@@ -1,7 +1,7 @@
 // Sleeps for a number of seconds, reporting progress each second: the ancestor's example task.
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import { defineService } from '../core/service.js';
+import { defineService } from '../core/service/service.js';
 
 export default defineService({
   name: 'sleep',

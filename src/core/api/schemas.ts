@@ -1,0 +1,61 @@
+// The JSON bodies the API answers with, as zod schemas: the OpenAPI document is generated from these.
+import { z } from 'zod';
+import type * as client from '../../client.js';
+import type { FieldError } from '../http/errors.js';
+import type { TaskState, TaskStatus } from '../tasks/queue.js';
+
+export const message = z
+  .object({
+    msg: z.string().describe('What happened, for a person to read'),
+    status: z.number().int().min(100).max(599).describe('The HTTP status code again'),
+  })
+  .describe('A greeting or an error');
+
+export const validationError = message
+  .extend({
+    details: z
+      .array(z.object({ field: z.string().describe('The input field at fault, dotted for nested ones'), msg: z.string() }))
+      .optional()
+      .describe('One entry per field at fault; absent when the body is not a JSON object'),
+  })
+  .describe('Input the service refused: malformed JSON, or fields that failed its schema');
+
+export const enqueued = z
+  .object({
+    msg: z.literal('process started'),
+    task_id: z.uuid({ version: 'v4' }).describe('The token for GET /tasks/{task_id}'),
+    status: z.literal(202),
+  })
+  .describe('The task is queued; the Location header points at its status');
+
+/** Celery's state names, so clients of the Python ancestor keep working. */
+export const taskState = z
+  .enum(['PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED'])
+  .describe('PENDING: queued; STARTED: running; SUCCESS / FAILURE: finished; REVOKED: cancelled');
+
+const timestamp = z.iso.datetime();
+
+export const taskStatus = z
+  .object({
+    task_id: z.uuid({ version: 'v4' }),
+    task_status: taskState,
+    task_result: z.unknown().describe('What the service returned; null until SUCCESS'),
+    progress: z.unknown().describe('The last value the service reported, usually 0-100'),
+    error: z.string().nullable().describe('Why the task failed or "revoked"; null unless FAILURE or REVOKED'),
+    attempts: z.number().int().min(0).describe('Runs so far, the one in progress included: 0 while queued'),
+    max_attempts: z.number().int().min(1).describe('Times it may run before it fails for good'),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    finished_at: timestamp.nullable(),
+  })
+  .describe('A task as its owner sees it');
+
+// The documented shapes must be the ones the code answers with: these fail to compile when either drifts.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type DocumentedShapesMatch = [
+  Assert<Same<z.infer<typeof taskState>, TaskState>>,
+  Assert<Same<z.infer<typeof taskStatus>, TaskStatus>>,
+  Assert<Same<client.TaskStatus, TaskStatus>>,
+  Assert<Same<NonNullable<z.infer<typeof validationError>['details']>[number], FieldError>>,
+];

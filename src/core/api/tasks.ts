@@ -1,0 +1,22 @@
+// The routes under /tasks: what a client does with a token once it has one.
+import type { Hono, MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../http/app-env.js';
+import { errorJson } from '../http/errors.js';
+import { revoke } from '../tasks/cancel.js';
+import type { TaskQueues } from '../tasks/queue.js';
+import { statusOrWait } from './wait.js';
+
+export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tasks: TaskQueues): void {
+  app.get('/tasks/:id', auth, async (c) => {
+    const status = await statusOrWait(c, tasks);
+    if (!status) return errorJson(c, 404, 'no such task');
+    return c.json(status);
+  });
+
+  app.delete('/tasks/:id', auth, async (c) => {
+    const outcome = await revoke(tasks, c.req.param('id'), c.get('user'));
+    if (outcome === 'missing') return errorJson(c, 404, 'no such task');
+    if (outcome === 'finished') return errorJson(c, 409, 'the task has already finished');
+    return c.json(outcome);
+  });
+}

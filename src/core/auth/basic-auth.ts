@@ -1,0 +1,101 @@
+// HTTP basic auth against password hashes from `httpauth`; the user name becomes the task owner.
+import type { MiddlewareHandler } from 'hono';
+import { auth as parseBasicAuth } from 'hono/utils/basic-auth';
+import type { Redis } from 'ioredis';
+import type { AppEnv } from '../http/app-env.js';
+import { clientAddress } from '../http/client-address.js';
+import { requestHeader } from '../http/node-headers.js';
+import type { ServerConfig } from '../config/load.js';
+import { CredentialCache } from './credential-cache.js';
+import { ApiError } from '../http/errors.js';
+import type { Logger } from '../process/logger.js';
+import { LoginLimiter } from './login-limiter.js';
+import { costOf, dummyHash, parseHash, verifyPassword, type PasswordHash } from './password-hash.js';
+
+export interface BasicAuthOptions {
+  config: Pick<ServerConfig, 'httpauth' | 'realm' | 'auth' | 'queue_prefix'>;
+  /** Where failed logins are counted. */
+  redis: Redis;
+}
+
+/** An unknown user is checked against a hash of the most common cost, so timing does not reveal who exists. */
+function dummyFor(hashes: PasswordHash[]): PasswordHash {
+  const counts = new Map<string, number>();
+  for (const hash of hashes) counts.set(costOf(hash), (counts.get(costOf(hash)) ?? 0) + 1);
+  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  return dummyHash(hashes.find((hash) => costOf(hash) === common));
+}
+
+/**
+ * Checks the request's credentials; sets `user` on success. A client whose credentials the cache does
+ * not hold as verified from its address is first counted against the brute-force limits (429), then
+ * checked against the hash (401 on failure), unless the cache holds them from another address.
+ * A client the cache holds from its own address costs an HMAC and no Redis call, and passes a per-user
+ * block: it has proven the password, so an attacker elsewhere cannot lock it out. Its address's block
+ * (as far as this process has seen it) still refuses it.
+ */
+export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
+  const { httpauth, realm, auth } = config;
+  const hashes = new Map(Object.entries(httpauth).map(([user, text]) => {
+    const hash = parseHash(text);
+    if (!hash) throw new Error(`httpauth.${user}: not a recognised password hash`);
+    return [user, hash];
+  }));
+  const dummy = dummyFor([...hashes.values()]);
+  const cache = new CredentialCache({ ttl: auth.cache_ttl, size: auth.cache_size });
+  const limiter = new LoginLimiter({ redis, prefix: config.queue_prefix, maxFailures: auth.max_failures, window: auth.failure_window });
+  const addressOf = clientAddress(auth.trusted_proxies);
+  const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
+  const tooMany = (seconds: number) => new ApiError(429, 'too many failed logins, try again later', undefined, { 'Retry-After': String(seconds) });
+
+  /**
+   * Counts the attempt, then checks the hash (not when `known`: the cache holds the credentials as
+   * verified from another address); throws the 429 or 401 to answer. A new address is counted even for
+   * known credentials, so that 429 or not during a per-user block tells nothing about a guess.
+   */
+  async function check(username: string, password: string, address: string, known: boolean, log: Logger): Promise<void> {
+    // Redis down: this login cannot be counted, so it is refused (503) rather than let guesses go unlimited.
+    const attempt = await limiter.attempt(address, username);
+    if (attempt.refused) throw tooMany(attempt.wait);
+    const hash = hashes.get(username);
+    const ok = known || (await verifyPassword(password, hash ?? dummy));
+    if (!ok || !hash) {
+      const user = username.slice(0, 100);
+      log.warn({ user, address }, 'authentication failed');
+      const blockedFor = attempt.failed();
+      if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
+      throw new ApiError(401, 'unauthorized', undefined, challenge);
+    }
+    cache.add(username, password, address);
+    // Not awaited: the login stands either way; a give-back lost to a Redis outage costs one attempt.
+    attempt.succeeded().catch(() => {});
+  }
+
+  // Parallel requests with the same credentials from the same address share one check (and one
+  // attempt), so a client opening many connections at once is not mistaken for a guesser.
+  const checking = new Map<string, Promise<void>>();
+
+  return async (c, next) => {
+    // Hono's parser reads the header through this shim, so no fetch Headers is built for the request.
+    const credentials = parseBasicAuth({ headers: { get: (name: string) => requestHeader(c, name) ?? null } } as unknown as Request);
+    if (!credentials) throw new ApiError(401, 'unauthorized', undefined, challenge);
+    const { username, password } = credentials;
+    const address = addressOf(c);
+
+    const verified = cache.get(username, password, address);
+    if (verified?.here) {
+      const wait = limiter.knownBlocked(address);
+      if (wait) throw tooMany(wait);
+    } else {
+      const key = `${address} ${cache.digest(username, password)}`;
+      let pending = checking.get(key);
+      if (!pending) {
+        pending = check(username, password, address, verified !== undefined, c.get('log')).finally(() => checking.delete(key));
+        checking.set(key, pending);
+      }
+      await pending;
+    }
+    c.set('user', username);
+    return next();
+  };
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { writeYaml } from '../../../test/helpers.js';
+import { services } from '../../services/index.js';
+import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './load.js';
+import { EXAMPLE_HASH } from '../auth/password-hash.js';
+
+const hash = '$2b$04$0123456789012345678901uJ3QWkY8tQkRqfK8VhnnVvqp0sOjDcy';
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('server config', () => {
+  it('fills defaults in and lets REDIS_URL and PORT override the file', () => {
+    const file = writeYaml({ httpauth: { alice: hash }, port: 9000 });
+    const { config } = loadServerConfig({ CONFIG_FILENAME: file, REDIS_URL: 'redis://example:6380', PORT: '9100' });
+    expect(config).toMatchObject({ port: 9100, redis_url: 'redis://example:6380', result_ttl: 3600, queue_prefix: 'bull' });
+  });
+
+  it('names the file, the key and the reason', () => {
+    const file = writeYaml({ httpauth: { alice: 5 }, result_ttl: -1 });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
+    expect(message).toContain(`${file}: httpauth.alice: Invalid input: expected string`);
+    expect(message).toContain(`${file}: result_ttl: Too small`);
+  });
+
+  it('refuses unknown keys, so a typo is not silently ignored', () => {
+    const file = writeYaml({ httpauth: { alice: hash }, reuslt_ttl: 5 });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toMatch(/reuslt_ttl/);
+  });
+
+  it('requires httpauth', () => {
+    const file = writeYaml({ port: 8000 });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: httpauth: Invalid input`);
+  });
+
+  it('refuses no users and the example hash in production, allows them in development (file or ENVIRONMENT)', () => {
+    const empty = writeYaml({ httpauth: {} });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: empty }))).toContain(`${empty}: httpauth: no users`);
+    expect(loadServerConfig({ CONFIG_FILENAME: empty, ENVIRONMENT: 'development' }).config.environment).toBe('development');
+    const example = writeYaml({ httpauth: { admin: EXAMPLE_HASH } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: example }))).toContain(`${example}: httpauth.admin: the example hash`);
+    expect(loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { admin: EXAMPLE_HASH }, environment: 'development' }) }).config.httpauth.admin).toBe(EXAMPLE_HASH);
+  });
+
+  it('checks the auth settings', () => {
+    const { config } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }) });
+    expect(config.auth).toEqual({ cache_ttl: 300, cache_size: 10_000, max_failures: 10, failure_window: 60, trusted_proxies: [] });
+    expect(config.body_limit).toBe(1024 * 1024);
+    const file = writeYaml({ httpauth: { alice: hash }, auth: { trusted_proxies: ['10.0.0.0/8', 'proxy.local'] } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: auth.trusted_proxies.1:`);
+  });
+
+  it('says when the file is missing or is not YAML', () => {
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: '/nonexistent/server.yaml' }))).toBe(
+      '/nonexistent/server.yaml: cannot read the file (ENOENT)',
+    );
+    const file = writeYaml('httpauth: [unclosed');
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toMatch(new RegExp(`^${file}: not valid YAML`));
+  });
+});
+
+describe('worker config', () => {
+  it('runs on defaults when no file is named and none exists', () => {
+    const cwd = process.cwd();
+    process.chdir(writeYaml('').replace(/\/[^/]+$/, ''));
+    try {
+      expect(loadWorkerConfig({}).config).toMatchObject({ queue: 'tasks', log_level: 'info' });
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('fails when the named file is missing', () => {
+    expect(errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: '/nonexistent/w.yaml' }))).toContain('/nonexistent/w.yaml');
+  });
+});
+
+describe("the Python version's celery block", () => {
+  const celery = { broker_url: 'redis://broker:6379', result_backend: 'redis://broker:6379', result_expires: 60, task_serializer: 'json' };
+
+  it('reads broker_url as redis_url and result_expires as result_ttl, and says what it ignored', () => {
+    const { config, notes } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ celery, httpauth: { alice: hash } }) });
+    expect(config).toMatchObject({ redis_url: 'redis://broker:6379', result_ttl: 60 });
+    expect(notes).toEqual([
+      'celery.broker_url: used as redis_url',
+      'celery.result_backend: ignored (results live in the Redis of redis_url)',
+      'celery.result_expires: used as result_ttl',
+      'celery.task_serializer: ignored',
+    ]);
+    const worker = loadWorkerConfig({ CONFIG_FILENAME: writeYaml({ celery }) });
+    expect(worker.config.redis_url).toBe('redis://broker:6379');
+    expect(worker.notes).toContain('celery.result_expires: ignored (the server reads it, as result_ttl)');
+  });
+
+  it('lets our own keys in the file win over it, and the environment win over both', () => {
+    const file = writeYaml({ celery, redis_url: 'redis://ours:6379', result_ttl: 120, httpauth: { alice: hash } });
+    const ours = loadServerConfig({ CONFIG_FILENAME: file });
+    expect(ours.config).toMatchObject({ redis_url: 'redis://ours:6379', result_ttl: 120 });
+    expect(ours.notes).toContain('celery.broker_url: ignored, the file sets redis_url');
+    const env = loadServerConfig({ CONFIG_FILENAME: writeYaml({ celery, httpauth: { alice: hash } }), REDIS_URL: 'redis://env:6379' });
+    expect(env.config).toMatchObject({ redis_url: 'redis://env:6379', result_ttl: 60 });
+    expect(env.notes).toContain('celery.broker_url: used as redis_url (overridden by the environment)');
+    expect(loadWorkerConfig({ CONFIG_FILENAME: writeYaml({ celery }), REDIS_URL: 'redis://env:6379' }).config.redis_url).toBe('redis://env:6379');
+  });
+
+  it('checks broker_url and result_expires as our keys, naming them under celery', () => {
+    const server = writeYaml({ celery: { broker_url: 'amqp://guest@rabbit//', result_expires: 'soon' }, httpauth: { alice: hash } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: server }));
+    expect(message).toContain(`${server}: celery.broker_url: must start with redis:// or rediss://`);
+    expect(message).toContain(`${server}: celery.result_expires: Invalid input: expected number`);
+    expect(message).not.toContain('redis_url');
+    const worker = writeYaml({ celery: { broker_url: 'amqp://guest@rabbit//' } });
+    expect(errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: worker }))).toBe(`${worker}: celery.broker_url: must start with redis:// or rediss://`);
+  });
+
+  it('notes nothing for a file without one', () => {
+    expect(loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }) }).notes).toEqual([]);
+  });
+});
+
+describe('service options', () => {
+  it('validates each service block with its own schema and fills its defaults', () => {
+    const options = resolveServiceOptions('f.yaml', { sleep: { max_sleep_seconds: 10 } }, services);
+    expect(options.get('sleep')).toEqual({ max_sleep_seconds: 10 });
+    expect(resolveServiceOptions('f.yaml', {}, services).get('sleep')).toEqual({ max_sleep_seconds: 3600 });
+  });
+
+  it('names the service key at fault', () => {
+    expect(errorOf(() => resolveServiceOptions('f.yaml', { sleep: { max_sleep_seconds: 'x' } }, services))).toMatch(
+      /^f\.yaml: services\.sleep\.max_sleep_seconds: /,
+    );
+    expect(errorOf(() => resolveServiceOptions('f.yaml', { slep: {} }, services))).toMatch(/^f\.yaml: services\.slep: no such service/);
+  });
+});

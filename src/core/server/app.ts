@@ -1,0 +1,66 @@
+// The app factory: builds the Hono app from its parts, with no side effects, so tests call app.request().
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import type { AppEnv } from '../http/app-env.js';
+import { basicAuth } from '../auth/basic-auth.js';
+import type { ServerConfig } from '../config/load.js';
+import { dashboard, DASHBOARD_PATH } from '../api/dashboard.js';
+import { apiDocs } from '../openapi/docs.js';
+import { errorJson, notFound, onError } from '../http/errors.js';
+import { health } from '../api/health.js';
+import { bodiless, responseHeaders } from '../http/node-headers.js';
+import type { Logger } from '../process/logger.js';
+import { serverMetrics } from '../api/metrics.js';
+import type { TaskQueues } from '../tasks/queue.js';
+import { requestLog } from '../http/request-log.js';
+import { taskRouter, type TaskRouter } from '../api/submit.js';
+import { taskStream } from '../api/stream.js';
+import { tasksApi } from '../api/tasks.js';
+
+export interface AppParts {
+  config: ServerConfig;
+  log: Logger;
+  tasks: TaskQueues;
+  /** Validated options per service name (see resolveServiceOptions). */
+  serviceOptions: Map<string, unknown>;
+  /** Adds the service routes; src/routes.ts in production. */
+  routes: (task: TaskRouter) => void;
+}
+
+export function createApp({ config, log, tasks, serviceOptions, routes }: AppParts): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const metrics = serverMetrics(tasks, log);
+  app.use(metrics.middleware);
+  // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
+  // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.
+  app.use(responseHeaders({ pages: ['/docs', DASHBOARD_PATH], pageHeaders: { contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
+  app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
+    c.header('Allow', methods.join(', '));
+    return errorJson(c, 405, 'method not allowed');
+  } }));
+  app.use((c, next) => {
+    c.set('log', log.child({ request_id: c.get('requestId') }));
+    return next();
+  });
+  app.use(requestLog());
+  const limit = bodyLimit({ maxSize: config.body_limit, onError: (c) => errorJson(c, 413, `request body over ${config.body_limit} bytes`) });
+  // Only a body can be over the limit; checking a GET would build a fetch Request for nothing.
+  app.use((c, next) => (bodiless(c) ? next() : limit(c, next)));
+  app.onError(onError(log));
+  app.notFound(notFound);
+
+  const auth = basicAuth({ config, redis: tasks.connection });
+
+  app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
+  health(app, tasks);
+
+  app.get('/metrics', config.metrics_auth ? auth : (_c, next) => next(), metrics.handler);
+  tasksApi(app, auth, tasks);
+  taskStream(app, auth, tasks, config.events_keepalive);
+  const task = taskRouter(app, auth, tasks, serviceOptions);
+  routes(task);
+  apiDocs(app, task.routes);
+  dashboard(app, auth, tasks.queues, config.dashboard);
+  return app;
+}

@@ -1,0 +1,115 @@
+// Queue wiring in one place: Redis connections, job options, enqueue and the status a client reads.
+import { randomUUID } from 'node:crypto';
+import type { RedisOptions } from 'ioredis';
+import { Queue, Redis } from '../redis/bullmq.js';
+import { queueOf, type Service } from '../service/service.js';
+import { StatusReader } from './status.js';
+import { TaskEvents } from './events.js';
+
+/** Celery's state names, kept so the ancestor's clients keep working. */
+export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
+
+export interface TaskStatus {
+  task_id: string;
+  task_status: TaskState;
+  task_result: unknown;
+  progress: unknown;
+  error: string | null;
+  attempts: number;
+  max_attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+/** What a job carries: the validated input and who may read its status. */
+export interface TaskData {
+  input: unknown;
+  owner: string;
+}
+
+/** Task ids are random UUIDv4s: unguessable, and never BullMQ's counter. */
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export function isTaskId(id: string): boolean {
+  return TASK_ID.test(id);
+}
+
+/** A Redis connection; workers need `maxRetriesPerRequest: null` for their blocking calls. */
+export function connect(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { lazyConnect: false, ...options });
+}
+
+export interface TaskQueuesOptions {
+  connection: Redis;
+  prefix: string;
+  /** Seconds a finished task stays readable. */
+  resultTtl: number;
+  services: readonly Service[];
+}
+
+/** The producer side: one BullMQ Queue per queue name the services use. */
+export class TaskQueues {
+  readonly queues = new Map<string, Queue>();
+  /** Seconds a finished task stays readable. */
+  readonly resultTtl: number;
+  readonly prefix: string;
+  /** The producer connection; auth counts failed logins on it too. */
+  readonly connection: Redis;
+  /** What GET /tasks/:id?wait=N and /tasks/:id/events listen to. */
+  readonly events: TaskEvents;
+  private readonly reader: StatusReader;
+
+  constructor(options: TaskQueuesOptions) {
+    this.resultTtl = options.resultTtl;
+    this.prefix = options.prefix;
+    this.connection = options.connection;
+    for (const name of new Set(options.services.map(queueOf))) {
+      // Commands go out at once, even before Redis has ever answered: with a fail-fast connection
+      // (see redis.ts) a request made while Redis is down gets an error, not a wait. The version
+      // check is skipped because it would otherwise fail for good when Redis is down at start-up;
+      // workers still run it, and warn about an eviction policy other than noeviction.
+      const queue = new Queue(name, { connection: options.connection, prefix: options.prefix, skipWaitingForReady: true, skipVersionCheck: true });
+      // The connection's errors are the requests' errors (answered 503) and watchRedis' log lines.
+      queue.on('error', () => {});
+      this.queues.set(name, queue);
+    }
+    this.events = new TaskEvents(this.queues, options.connection);
+    this.reader = new StatusReader(options);
+  }
+
+  /** Resolves when Redis answers a PING; rejects (fast) when it cannot be reached. */
+  async ping(): Promise<void> {
+    await this.connection.ping();
+  }
+
+  /** Adds a task whose input the caller has already validated; returns its id (`id` when given). */
+  async submit(service: Service, input: unknown, owner: string, id: string = randomUUID()): Promise<string> {
+    const queue = this.queues.get(queueOf(service))!;
+    const data: TaskData = { input, owner };
+    const job = await queue.add(service.name, data, {
+      jobId: id,
+      removeOnComplete: { age: this.resultTtl },
+      removeOnFail: { age: this.resultTtl },
+      attempts: service.attempts ?? 1,
+      ...(service.backoff && { backoff: { type: service.backoff.type, delay: service.backoff.delay * 1000 } }),
+    });
+    return job.id!;
+  }
+
+  /** The job's state and the queue that holds it, revoked or not; `undefined` for an unknown job. */
+  find(id: string): Promise<{ queue: Queue; state: TaskState } | undefined> {
+    return this.reader.state(this.queues.values(), id);
+  }
+
+  /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
+  async status(id: string, owner: string): Promise<TaskStatus | null> {
+    if (!isTaskId(id)) return null;
+    return this.reader.read(this.queues.values(), id, owner);
+  }
+
+  async close(): Promise<void> {
+    await this.events.close();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+  }
+}

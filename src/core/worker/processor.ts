@@ -1,0 +1,101 @@
+// The processor a worker gives BullMQ: runs each task in the service process under its deadline, and
+// stops it when it is revoked or the worker shuts down.
+import type { Job, Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
+import { isRevoked } from '../tasks/cancel.js';
+import type { Logger } from '../process/logger.js';
+import type { TaskData } from '../tasks/queue.js';
+import type { Sandbox } from './sandbox.js';
+import type { Service } from '../service/service.js';
+
+export interface TaskProcessorOptions {
+  services: readonly Service[];
+  sandbox: Sandbox;
+  redis: Redis;
+  prefix: string;
+  /** Seconds, for services that declare no `timeout`. */
+  defaultTimeout: number;
+  /** Seconds between aborting a task's signal and killing its process. */
+  killAfter: number;
+  log: Logger;
+}
+
+type Stop = 'timeout' | 'revoked' | 'shutdown';
+
+export interface TaskProcessor {
+  processor: Processor<TaskData>;
+  /** Aborts the running task if it is `id`. */
+  revoke(id: string): void;
+  /** Aborts the running task if it has been revoked: for revokes the worker may not have heard. */
+  recheck(): Promise<void>;
+  /** Aborts the running task, which then goes back to the queue for another worker. */
+  shutdown(): void;
+}
+
+export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
+  const byName = new Map(o.services.map((s) => [s.name, s]));
+  let current: { id: string; stop(why: Stop, message: string): void } | undefined;
+
+  const processor = async (job: Job<TaskData>, token?: string) => {
+    const service = byName.get(job.name);
+    if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
+    const timeout = service.timeout ?? o.defaultTimeout;
+    const controller = new AbortController();
+    let why: Stop | undefined;
+    const stop = (reason: Stop, message: string) => {
+      if (why) return;
+      why = reason;
+      o.log.warn({ task_id: job.id, service: job.name, reason }, `stopping the task: ${message}`);
+      controller.abort(new Error(message));
+    };
+    // Set before the tombstone check: a revoke written after the check still finds the task here.
+    current = { id: job.id!, stop };
+    // Capped at setTimeout's limit (about 24.8 days), beyond which it would fire at once.
+    const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), Math.min(timeout * 1000, 2 ** 31 - 1));
+    try {
+      if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
+      const result = await o.sandbox.run({
+        name: job.name,
+        input: job.data.input,
+        taskId: job.id!,
+        signal: controller.signal,
+        killAfterMs: o.killAfter * 1000,
+        onProgress: (value) => void job.updateProgress(value).catch((err: Error) => o.log.warn({ err: err.message }, 'progress not saved')),
+      });
+      // A service that returns once its signal has aborted hands back a partial result: the task ends
+      // as the stop says (timed out, revoked, back to the queue), not as a success.
+      if (why) throw controller.signal.reason;
+      return result;
+    } catch (err) {
+      if (why === 'timeout') throw new Error(`timed out after ${timeout} s`);
+      if (why === 'revoked') throw new UnrecoverableError('revoked');
+      if (why === 'shutdown') {
+        // Not a failure: the task goes back to the queue, as if never started, and another worker runs it.
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      current = undefined;
+    }
+  };
+
+  return {
+    processor,
+    revoke: (id) => {
+      if (current?.id === id) current.stop('revoked', 'revoked');
+    },
+    recheck: async () => {
+      const running = current;
+      if (!running) return;
+      try {
+        if ((await isRevoked(o.redis, o.prefix, running.id)) && current === running) running.stop('revoked', 'revoked');
+      } catch (err) {
+        o.log.warn({ task_id: running.id, err: (err as Error).message }, 'could not check whether the task was revoked');
+      }
+    },
+    shutdown: () => current?.stop('shutdown', 'the worker is shutting down'),
+  };
+}

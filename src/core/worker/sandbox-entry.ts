@@ -1,0 +1,48 @@
+// The child process a worker runs its services in, one task at a time, so a service that blocks its event
+// loop cannot stop the worker from renewing the task's lock, hearing a cancel, or killing it at a deadline.
+import { createRunner } from './dispatch.js';
+import { createLogger, type LogLevel } from '../process/logger.js';
+import { queueOf, type Service } from '../service/service.js';
+import type { ChildMessage, ParentMessage, SandboxSetup } from './sandbox.js';
+
+const setup = JSON.parse(process.env.SELFHOST_SANDBOX ?? '{}') as SandboxSetup;
+const send = (message: ChildMessage) =>
+  new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
+
+// Signals are for the worker: Ctrl-C reaches the whole process group, and the worker decides when to stop us.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+// The worker is gone (even SIGKILLed): nobody will take our result, so stop.
+process.on('disconnect', () => process.exit(0));
+
+const { services } = (await import(setup.registry)) as { services: readonly Service[] };
+// Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
+const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options));
+const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });
+let controller: AbortController | undefined;
+
+process.on('message', (message: ParentMessage) => {
+  if (message.cmd === 'abort') {
+    controller?.abort(new Error(message.reason));
+    return;
+  }
+  controller = new AbortController();
+  const ctx = {
+    log: log.child({ task_id: message.taskId, service: message.name }),
+    progress: (value: number | object) => send({ cmd: 'progress', value }),
+    signal: controller.signal,
+    taskId: message.taskId,
+  };
+  run(message.name, message.input, ctx).then(
+    // A result the IPC channel cannot carry (a BigInt, a cycle) fails the task, for good: it would fail again.
+    (value) =>
+      send({ cmd: 'done', value: value ?? null }).catch((err: Error) =>
+        send({ cmd: 'failed', error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
+      ),
+    (err: unknown) => {
+      const error = err instanceof Error ? err : new Error(String(err));
+      return send({ cmd: 'failed', error: { name: error.name, message: error.message || 'failed', stack: error.stack } });
+    },
+  );
+});
+await send({ cmd: 'ready' });

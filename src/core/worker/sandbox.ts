@@ -1,0 +1,138 @@
+// The worker's side of its service process: start it, run one task in it, abort it, and kill it if it will not stop.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { UnrecoverableError } from '../redis/bullmq.js';
+
+/** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
+export interface SandboxSetup {
+  registry: string;
+  queue: string;
+  logLevel: string;
+  options: [string, unknown][];
+}
+
+export type ParentMessage =
+  | { cmd: 'run'; name: string; input: unknown; taskId: string }
+  | { cmd: 'abort'; reason: string };
+
+export type ChildMessage =
+  | { cmd: 'ready' }
+  | { cmd: 'progress'; value: number | object }
+  | { cmd: 'done'; value: unknown }
+  | { cmd: 'failed'; error: { name: string; message: string; stack?: string } };
+
+export interface SandboxRun {
+  name: string;
+  input: unknown;
+  taskId: string;
+  /** Aborting it aborts the service's `ctx.signal`; after `killAfterMs` more the process is killed. */
+  signal: AbortSignal;
+  killAfterMs: number;
+  onProgress(value: number | object): void;
+}
+
+// Run as TypeScript through tsx in development, as JavaScript once built: the entry has this file's extension.
+const ENTRY = fileURLToPath(new URL(`./sandbox-entry${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url));
+
+/**
+ * One service process, started on first use, kept between tasks, replaced after it dies or is killed.
+ * With `idleExitMs`, it is stopped once it has run no task for that long, and the next task starts another:
+ * an idle worker then holds one process instead of two.
+ */
+export class Sandbox {
+  private child?: Promise<ChildProcess>;
+  /** The same process, held synchronously so that an exiting worker can still kill it. */
+  private proc?: ChildProcess;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly setup: SandboxSetup,
+    private readonly idleExitMs = 0,
+  ) {
+    // However the worker ends, its service process ends with it.
+    process.on('exit', () => this.kill());
+  }
+
+  private start(): Promise<ChildProcess> {
+    const child = fork(ENTRY, [], {
+      env: { ...process.env, SELFHOST_SANDBOX: JSON.stringify(this.setup) },
+      // Node's flags (tsx in development) carry over, but not a debugger's: its port is the worker's.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--inspect')),
+      stdio: 'inherit',
+    });
+    const started = new Promise<ChildProcess>((resolve, reject) => {
+      child.once('message', () => resolve(child));
+      child.once('exit', (code, signal) => reject(new Error(`the service process could not start (exit ${code ?? signal})`)));
+    });
+    this.proc = child;
+    // A send to a process that just died fails here; its 'exit' tells the running task.
+    child.on('error', () => {});
+    child.once('exit', () => {
+      if (this.proc !== child) return;
+      this.proc = undefined;
+      this.child = undefined;
+    });
+    started.catch(() => {});
+    return started;
+  }
+
+  /** Starts the process ahead of the first task; rejects if it cannot start (say, the registry fails to load). */
+  async ready(): Promise<void> {
+    this.child ??= this.start();
+    await this.child;
+  }
+
+  /** Runs one task; rejects with the service's error, or when its process dies or is killed. */
+  async run(task: SandboxRun): Promise<unknown> {
+    clearTimeout(this.idleTimer);
+    this.child ??= this.start();
+    const child = await this.child;
+    let killTimer: NodeJS.Timeout | undefined;
+    let onMessage!: (m: ChildMessage) => void;
+    let onExit!: (code: number | null, signal: NodeJS.Signals | null) => void;
+    const onAbort = () => {
+      const reason: unknown = task.signal.reason;
+      child.send({ cmd: 'abort', reason: reason instanceof Error ? reason.message : String(reason) } satisfies ParentMessage, () => {});
+      killTimer = setTimeout(() => this.kill(), task.killAfterMs);
+    };
+    try {
+      return await new Promise((resolve, reject) => {
+        onMessage = (m) => {
+          if (m.cmd === 'progress') task.onProgress(m.value);
+          else if (m.cmd === 'done') resolve(m.value);
+          else if (m.cmd === 'failed') reject(revive(m.error));
+        };
+        onExit = (code, signal) => reject(new Error(`the service process died while running the task (${signal ?? `exit code ${code}`})`));
+        child.on('message', onMessage);
+        child.once('exit', onExit);
+        child.send({ cmd: 'run', name: task.name, input: task.input, taskId: task.taskId } satisfies ParentMessage, (err) => err && reject(err));
+        if (task.signal.aborted) onAbort();
+        else task.signal.addEventListener('abort', onAbort, { once: true });
+      });
+    } finally {
+      clearTimeout(killTimer);
+      task.signal.removeEventListener('abort', onAbort);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      // Between tasks the process holds nothing of a task's, so stopping it loses nothing; unref'd, the
+      // timer does not keep a stopping worker alive.
+      if (this.idleExitMs > 0) this.idleTimer = setTimeout(() => this.kill(), this.idleExitMs).unref();
+    }
+  }
+
+  /** Kills the service process at once (SIGKILL: a blocked event loop cannot refuse it). */
+  kill(): void {
+    clearTimeout(this.idleTimer);
+    this.proc?.kill('SIGKILL');
+    this.proc = undefined;
+    this.child = undefined;
+  }
+}
+
+/** Rebuilds an error sent over IPC, keeping "do not retry" for BullMQ. */
+function revive(error: { name: string; message: string; stack?: string }): Error {
+  const err = error.name === 'UnrecoverableError' ? new UnrecoverableError(error.message) : new Error(error.message);
+  if (error.name !== 'UnrecoverableError') err.name = error.name;
+  if (error.stack) err.stack = error.stack;
+  return err;
+}

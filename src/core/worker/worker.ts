@@ -1,0 +1,84 @@
+// A worker process: one BullMQ worker at concurrency 1 whose services run in a child process, plus its
+// cancel listener, health port and graceful shutdown.
+import { hostname } from 'node:os';
+import { Worker } from '../redis/bullmq.js';
+import { watchRevokes } from '../tasks/cancel.js';
+import { CELERY_WARNING } from '../config/celery.js';
+import { loadWorkerConfig, resolveServiceOptions } from '../config/load.js';
+import { createRunner } from './dispatch.js';
+import { createLogger } from '../process/logger.js';
+import { connect } from '../tasks/queue.js';
+import { isRedisUnavailable, watchRedis } from '../redis/connection.js';
+import { Sandbox } from './sandbox.js';
+import { queueOf, type Service } from '../service/service.js';
+import { onShutdown } from '../process/shutdown.js';
+import { taskProcessor } from './processor.js';
+
+/** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
+export const SHUTDOWN_MARGIN = 5;
+
+/** Runs a worker for the services of `registry`, a module URL whose `services` export lists them. */
+export async function runWorker(registry: string): Promise<void> {
+  const { file, config, notes } = loadWorkerConfig();
+  const { services } = (await import(registry)) as { services: readonly Service[] };
+  const serviceOptions = resolveServiceOptions(file, config.services, services);
+  const log = createLogger(config.log_level, 'worker', { sync: true });
+  if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
+  const mine = services.filter((s) => queueOf(s) === config.queue);
+  const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
+  watchRedis(connection, log);
+
+  const sandbox = new Sandbox(
+    { registry, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] },
+    config.service_idle_exit * 1000,
+  );
+  const tasks = taskProcessor({
+    services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
+    defaultTimeout: config.default_timeout, killAfter: config.kill_after, log,
+  });
+  const worker = new Worker(config.queue, tasks.processor, {
+    connection,
+    prefix: config.queue_prefix,
+    // Stored on each job it runs (BullMQ's processedBy): which pod or process ran a task.
+    name: `${hostname()}:${process.pid}`,
+    // One job at a time per process, like the ancestor's solo pool: to run more jobs, run more
+    // containers (kubectl scale). Capacity is then the replica count, and one job cannot starve another.
+    concurrency: 1,
+    // Services run in a child process, so this process renews locks even while a service computes:
+    // short locks are safe, and a dead worker's task is taken back within about 30 s (docs/reliability.md).
+    lockDuration: config.lock_duration * 1000,
+    stalledInterval: config.stalled_interval * 1000,
+    maxStalledCount: config.max_stalled,
+    // Started below, once the service process is up.
+    autorun: false,
+  });
+  worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
+  worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
+  // BullMQ retries through a Redis outage by itself; watchRedis logs it once rather than per attempt.
+  worker.on('error', (err) => {
+    if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
+  });
+  // A registry the service process could not load stops the worker now, not at its first task: with
+  // service_idle_exit 0 the process starts here (and the first task does not wait for it); otherwise this
+  // process builds the same runner the service process will (a service whose input schema cannot be made
+  // from its options throws here) and the service process starts with the first task.
+  if (config.service_idle_exit === 0) await sandbox.ready();
+  else createRunner(mine, serviceOptions);
+  const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke, () => void tasks.recheck());
+  // The health port first: a worker that cannot bind it stops before it holds a task. Imported only when
+  // configured: prom-client and the HTTP server are a few MB a worker without the port does not need.
+  const health = config.health_port === undefined ? undefined : await (await import('./health.js')).serveWorkerHealth(worker, config, log);
+  worker.run().catch((err: unknown) => worker.emit('error', err as Error));
+  log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
+
+  // The deadline covers the grace, the kill after it, and closing the connections.
+  onShutdown(log, (config.shutdown_grace + config.kill_after + SHUTDOWN_MARGIN) * 1000, async () => {
+    const grace = setTimeout(() => tasks.shutdown(), config.shutdown_grace * 1000);
+    await worker.close();
+    clearTimeout(grace);
+    sandbox.kill();
+    await stopWatching();
+    await health?.close();
+    await connection.quit();
+  });
+}
