@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline';
 import bcrypt from 'bcryptjs';
 import { Command, InvalidArgumentError } from 'commander';
 import { parse } from 'yaml';
-import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './core/config/load.js';
+import { ConfigError } from './core/process/main.js';
+import { loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './core/config/load.js';
 import { costOf, describeHash, parseHash, weakness } from './core/auth/password-hash.js';
 import { services } from './services/index.js';
 

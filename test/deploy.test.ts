@@ -12,7 +12,8 @@ import { Namespace, Service } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { SHUTDOWN_MARGIN } from '../src/core/worker/worker.js';
-import { parseConfig, resolveServiceOptions, workerConfigSchema, type WorkerConfig } from '../src/core/config/load.js';
+import { parseConfig, resolveServiceOptions } from '../src/core/config/load.js';
+import { workerConfigSchema, type WorkerConfig } from '../src/core/config/schema.js';
 import { services } from '../src/services/index.js';
 import { deletePrefix, redisUrl, ROOT, uniquePrefix } from './helpers.js';
 

@@ -4,7 +4,8 @@
 import { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskQueues, type TaskData } from '../src/core/tasks/queue.js';
+import { TaskQueues } from '../src/core/tasks/queue.js';
+import { type TaskData } from '../src/core/tasks/types.js';
 import { services } from '../src/services/index.js';
 import sleep from '../src/services/sleep.js';
 import { deletePrefix, eventually, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';

@@ -2,7 +2,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revoke } from '../src/core/tasks/cancel.js';
-import { TaskQueues, type TaskStatus } from '../src/core/tasks/queue.js';
+import { TaskQueues } from '../src/core/tasks/queue.js';
+import { type TaskStatus } from '../src/core/tasks/types.js';
 import { services } from '../src/services/index.js';
 import maths from '../src/services/maths.js';
 import sleep from '../src/services/sleep.js';

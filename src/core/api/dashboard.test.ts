@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { basic, HASHES, testApp } from '../../../test/helpers.js';
-import { ConfigError, parseConfig, serverConfigSchema } from '../config/load.js';
+import { ConfigError } from '../process/main.js';
+import { parseConfig } from '../config/load.js';
+import { serverConfigSchema } from '../config/schema.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(() => Promise.all(closers.map((close) => close())));

@@ -2,7 +2,7 @@
 import type { Queue } from 'bullmq';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
-import type { ServerConfig } from '../config/load.js';
+import type { ServerConfig } from '../config/schema.js';
 import { ApiError, errorJson, notFound, unavailable } from '../http/errors.js';
 import { isRedisUnavailable } from '../redis/connection.js';
 

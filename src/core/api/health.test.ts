@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { freePort, startPrivateRedis } from '../../../scripts/private-redis.js';
 import { basic, redisUrl, testApp } from '../../../test/helpers.js';
-import { connect } from '../tasks/queue.js';
+import { connect } from '../redis/connection.js';
 import { FAIL_FAST } from '../redis/connection.js';
 
 /** The app as the server builds it, on the Redis at `url` and with the server's fail-fast connection. */

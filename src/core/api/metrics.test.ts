@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis } from '../../../scripts/private-redis.js';
 import { testApp } from '../../../test/helpers.js';
 import { parseMetrics, sample } from '../../../test/prometheus.js';
-import { connect } from '../tasks/queue.js';
+import { connect } from '../redis/connection.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(() => Promise.all(closers.map((close) => close())));

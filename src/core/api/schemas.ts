@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type * as client from '../../client.js';
 import type { FieldError } from '../http/errors.js';
-import type { TaskState, TaskStatus } from '../tasks/queue.js';
+import type { TaskState, TaskStatus } from '../tasks/types.js';
 
 export const message = z
   .object({

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { AppEnv } from '../http/app-env.js';
 import { validationError } from '../http/errors.js';
 import { END_EVENTS, type TaskEvents } from '../tasks/events.js';
-import type { TaskQueues, TaskState, TaskStatus } from '../tasks/queue.js';
+import type { TaskQueues } from '../tasks/queue.js';
+import type { TaskState, TaskStatus } from '../tasks/types.js';
 
 export const MAX_WAIT_SECONDS = 60;
 

@@ -5,15 +5,22 @@ import type { Redis } from 'ioredis';
 import type { AppEnv } from '../http/app-env.js';
 import { clientAddress } from '../http/client-address.js';
 import { requestHeader } from '../http/node-headers.js';
-import type { ServerConfig } from '../config/load.js';
 import { CredentialCache } from './credential-cache.js';
 import { ApiError } from '../http/errors.js';
 import type { Logger } from '../process/logger.js';
 import { LoginLimiter } from './login-limiter.js';
 import { costOf, dummyHash, parseHash, verifyPassword, type PasswordHash } from './password-hash.js';
 
+/** The server config's keys auth reads (`httpauth`, `realm`, `auth`, `queue_prefix`), as a shape of their own so auth does not depend on the config module. */
 export interface BasicAuthOptions {
-  config: Pick<ServerConfig, 'httpauth' | 'realm' | 'auth' | 'queue_prefix'>;
+  config: {
+    /** User name -> password hash. */
+    httpauth: Record<string, string>;
+    realm: string;
+    auth: { cache_ttl: number; cache_size: number; max_failures: number; failure_window: number; trusted_proxies: readonly string[] };
+    /** Prefix of the failed-login counters' keys. */
+    queue_prefix: string;
+  };
   /** Where failed logins are counted. */
   redis: Redis;
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { writeYaml } from '../../../test/helpers.js';
 import { services } from '../../services/index.js';
-import { ConfigError, loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './load.js';
+import { ConfigError } from './../process/main.js';
+import { loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './load.js';
 import { EXAMPLE_HASH } from '../auth/password-hash.js';
 
 const hash = '$2b$04$0123456789012345678901uJ3QWkY8tQkRqfK8VhnnVvqp0sOjDcy';

@@ -1,5 +1,9 @@
 // Runs an entry point: a config mistake prints its message and exits 1, without a stack trace.
-import { ConfigError } from '../config/load.js';
+
+/** A config mistake: the message names the file, the key and the reason. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
 
 export function main(start: () => Promise<void>): void {
   start().catch((err: unknown) => {

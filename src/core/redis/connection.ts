@@ -1,5 +1,6 @@
 // Redis outages: producer connections that fail fast, one log line per outage, and which errors mean "Redis is down".
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { Redis } from './bullmq.js';
 import type { Logger } from '../process/logger.js';
 
 /**
@@ -52,4 +53,9 @@ export function isRedisUnavailable(err: unknown): boolean {
     UNAVAILABLE_MESSAGES.includes(err.message) ||
     UNAVAILABLE_REPLIES.test(err.message)
   );
+}
+
+/** A Redis connection; workers need `maxRetriesPerRequest: null` for their blocking calls. */
+export function connect(url: string, options: RedisOptions = {}): Redis {
+  return new Redis(url, { lazyConnect: false, ...options });
 }

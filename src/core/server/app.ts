@@ -4,7 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from '../http/app-env.js';
 import { basicAuth } from '../auth/basic-auth.js';
-import type { ServerConfig } from '../config/load.js';
+import type { ServerConfig } from '../config/schema.js';
 import { dashboard, DASHBOARD_PATH } from '../api/dashboard.js';
 import { apiDocs } from '../openapi/docs.js';
 import { errorJson, notFound, onError } from '../http/errors.js';

@@ -1,15 +1,8 @@
 // Cancellation across processes: a tombstone key says a task is REVOKED; a pub/sub message reaches its worker.
 import type { Redis } from 'ioredis';
-import type { TaskQueues, TaskStatus } from './queue.js';
-
-/** What stays of a revoked task, so its status reads REVOKED until `result_ttl` even once its job is gone. */
-export interface Tombstone {
-  owner: string;
-  status: TaskStatus;
-}
-
-export const tombstoneKey = (prefix: string, id: string) => `${prefix}:revoked:${id}`;
-export const revokeChannel = (prefix: string) => `${prefix}:revoke`;
+import { revokeChannel, tombstoneKey, type Tombstone } from './keys.js';
+import type { TaskQueues } from './queue.js';
+import type { TaskStatus } from './types.js';
 
 export async function isRevoked(redis: Redis, prefix: string, id: string): Promise<boolean> {
   return (await redis.exists(tombstoneKey(prefix, id))) === 1;

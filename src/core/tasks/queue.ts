@@ -1,44 +1,10 @@
-// Queue wiring in one place: Redis connections, job options, enqueue and the status a client reads.
+// The producer side of the queues: job options, enqueue, and the status a client reads.
 import { randomUUID } from 'node:crypto';
-import type { RedisOptions } from 'ioredis';
-import { Queue, Redis } from '../redis/bullmq.js';
+import { Queue, type Redis } from '../redis/bullmq.js';
 import { queueOf, type Service } from '../service/service.js';
 import { StatusReader } from './status.js';
 import { TaskEvents } from './events.js';
-
-/** Celery's state names, kept so the ancestor's clients keep working. */
-export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
-
-export interface TaskStatus {
-  task_id: string;
-  task_status: TaskState;
-  task_result: unknown;
-  progress: unknown;
-  error: string | null;
-  attempts: number;
-  max_attempts: number;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-/** What a job carries: the validated input and who may read its status. */
-export interface TaskData {
-  input: unknown;
-  owner: string;
-}
-
-/** Task ids are random UUIDv4s: unguessable, and never BullMQ's counter. */
-const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-export function isTaskId(id: string): boolean {
-  return TASK_ID.test(id);
-}
-
-/** A Redis connection; workers need `maxRetriesPerRequest: null` for their blocking calls. */
-export function connect(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { lazyConnect: false, ...options });
-}
+import { isTaskId, type TaskData, type TaskState, type TaskStatus } from './types.js';
 
 export interface TaskQueuesOptions {
   connection: Redis;

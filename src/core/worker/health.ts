@@ -3,7 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Job, Worker } from 'bullmq';
 import { Hono } from 'hono';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { WorkerConfig } from '../config/load.js';
+import type { WorkerConfig } from '../config/schema.js';
 import { errorJson, notFound } from '../http/errors.js';
 import type { Logger } from '../process/logger.js';
 

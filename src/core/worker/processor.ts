@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
 import { isRevoked } from '../tasks/cancel.js';
 import type { Logger } from '../process/logger.js';
-import type { TaskData } from '../tasks/queue.js';
+import type { TaskData } from '../tasks/types.js';
 import type { Sandbox } from './sandbox.js';
 import type { Service } from '../service/service.js';
 

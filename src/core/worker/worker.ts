@@ -7,7 +7,7 @@ import { CELERY_WARNING } from '../config/celery.js';
 import { loadWorkerConfig, resolveServiceOptions } from '../config/load.js';
 import { createRunner } from './dispatch.js';
 import { createLogger } from '../process/logger.js';
-import { connect } from '../tasks/queue.js';
+import { connect } from '../redis/connection.js';
 import { isRedisUnavailable, watchRedis } from '../redis/connection.js';
 import { Sandbox } from './sandbox.js';
 import { queueOf, type Service } from '../service/service.js';
