@@ -1,4 +1,5 @@
-// `npm run new-service NAME`: writes src/services/NAME.ts (kebab-case) and its test from a template, adds the registry entry and a route.
+// `npm run new-service NAME`: writes src/services/NAME.ts (kebab-case) and its test from a template, and adds its
+// route to src/routes.ts, the one existing file it changes.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,12 +7,12 @@ import { parseArgs } from 'node:util';
 const USAGE = 'usage: npm run new-service NAME [-- --root DIR]';
 const TEMPLATES = join(import.meta.dirname, 'templates');
 
-/** Words a name cannot be: JavaScript's reserved words, and what routes.ts and index.ts already import. */
+/** Words a name cannot be: JavaScript's reserved words, and what routes.ts already imports. */
 const RESERVED = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally for function if ' +
     'import in instanceof new null return super switch this throw true try typeof var void while with yield let static ' +
     'implements interface package private protected public await arguments eval undefined ' +
-    'routes services task Service TaskRouter').split(' '),
+    'routes get post').split(' '),
 );
 /** First path segments the server already serves. */
 const TAKEN_PATHS = new Set(['tasks', 'docs', 'admin', 'metrics', 'healthz', 'readyz', 'openapi']);
@@ -39,16 +40,13 @@ function spellings(name: string): { kebab: string; camel: string } {
 /** The files to write, computed in full before any is written: a refusal leaves the tree untouched. */
 export function plan(root: string, name: string): Map<string, string> {
   const { kebab, camel } = spellings(name);
-  if (RESERVED.has(camel)) throw new Refusal(`"${camel}" is a reserved word or already used in src/routes.ts or src/services/index.ts`);
+  if (RESERVED.has(camel)) throw new Refusal(`"${camel}" is a reserved word or already used in src/routes.ts`);
   if (TAKEN_PATHS.has(kebab)) throw new Refusal(`"${kebab}" clashes with the server's own /${kebab} route`);
   // Either spelling already in use is a clash: `resizeImage.ts` or a `/resizeImage` route predates kebab-case names.
   const both = [...new Set([kebab, camel])];
   const dir = join(root, 'src', 'services');
-  const registryFile = join(dir, 'index.ts');
   const routesFile = join(root, 'src', 'routes.ts');
-  for (const file of [registryFile, routesFile]) {
-    if (!existsSync(file)) throw new Refusal(`${file} not found: run this in the project's root, or pass --root`);
-  }
+  if (!existsSync(routesFile)) throw new Refusal(`${routesFile} not found: run this in the project's root, or pass --root`);
   for (const file of both.flatMap((n) => [join(dir, `${n}.ts`), join(dir, `${n}.test.ts`)])) {
     if (existsSync(file)) throw new Refusal(`${file} already exists`);
   }
@@ -58,31 +56,23 @@ export function plan(root: string, name: string): Map<string, string> {
       if (new RegExp(`^\\s*name:\\s*['"\`]${n}['"\`]`, 'm').test(text)) throw new Refusal(`a service named "${n}" already exists in ${join(dir, file)}`);
     }
   }
-  const registry = readFileSync(registryFile, 'utf8');
   const routes = readFileSync(routesFile, 'utf8');
   const imported = new RegExp(`^import\\s+(type\\s+)?(${camel}|\\{[^}]*\\b${camel}\\b[^}]*\\})\\s+from`, 'm');
-  for (const [file, text] of [[registryFile, registry], [routesFile, routes]]) {
-    if (imported.test(text)) throw new Refusal(`"${camel}" is already imported in ${file}`);
-  }
+  if (imported.test(routes)) throw new Refusal(`"${camel}" is already imported in ${routesFile}`);
   for (const n of both) {
     if (new RegExp(`['"\`]/${n}(/|['"\`])`).test(routes)) throw new Refusal(`a route under /${n} already exists in ${routesFile}`);
   }
 
-  const list = /(export const services: readonly Service\[\] = \[)([^\]]*)(\];)/;
-  if (!list.test(registry)) throw new Refusal(`cannot find "export const services: readonly Service[] = [...]" in ${registryFile}`);
-  const lastRoute = [...routes.matchAll(/^([ \t]*)task\.(get|post)\(.*$/gm)].at(-1);
-  if (!lastRoute) throw new Refusal(`cannot find a task.get(...) or task.post(...) line in ${routesFile} to add the route after`);
+  const lastRoute = [...routes.matchAll(/^([ \t]*)(get|post)\(.*\),[ \t]*$/gm)].at(-1);
+  if (!lastRoute) throw new Refusal(`cannot find a line such as "post('/path', service)," in ${routesFile} to add the route after`);
 
   const afterLastImport = (text: string, line: string) => {
     const imports = [...text.matchAll(/^import .*;$/gm)];
     const end = imports.length > 0 ? imports.at(-1)!.index! + imports.at(-1)![0].length : 0;
     return `${text.slice(0, end)}\n${line}${text.slice(end)}`;
   };
-  const newRegistry = afterLastImport(registry, `import ${camel} from './${kebab}.js';`).replace(list, (_, open: string, items: string, close: string) =>
-    `${open}${items.trim() ? `${items.trimEnd()}, ` : ''}${camel}${close}`,
-  );
   const routeEnd = lastRoute.index! + lastRoute[0].length;
-  const withRoute = `${routes.slice(0, routeEnd)}\n${lastRoute[1]}task.post('/${kebab}', ${camel});${routes.slice(routeEnd)}`;
+  const withRoute = `${routes.slice(0, routeEnd)}\n${lastRoute[1]}post('/${kebab}', ${camel}),${routes.slice(routeEnd)}`;
   const newRoutes = afterLastImport(withRoute, `import ${camel} from './services/${kebab}.js';`);
 
   const fill = (template: string) =>
@@ -90,7 +80,6 @@ export function plan(root: string, name: string): Map<string, string> {
   return new Map([
     [join(dir, `${kebab}.ts`), fill('service.ts.tmpl')],
     [join(dir, `${kebab}.test.ts`), fill('service.test.ts.tmpl')],
-    [registryFile, newRegistry],
     [routesFile, newRoutes],
   ]);
 }
@@ -110,10 +99,10 @@ function main(): number {
   try {
     const files = plan(root, name);
     for (const [file, text] of files) writeFileSync(file, text);
-    const { kebab, camel } = spellings(name);
+    const { kebab } = spellings(name);
     process.stdout.write(
       `created src/services/${kebab}.ts and src/services/${kebab}.test.ts\n` +
-        `added ${camel} to src/services/index.ts and POST /${kebab} to src/routes.ts\n` +
+        `added POST /${kebab} to src/routes.ts\n` +
         `next: write the service, then npx vitest run src/services/${kebab}.test.ts\n`,
     );
     return 0;

@@ -9,7 +9,8 @@ import { parse } from 'yaml';
 import { ConfigError } from './core/process/main.js';
 import { loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './core/config/load.js';
 import { costOf, describeHash, parseHash, weakness } from './core/auth/password-hash.js';
-import { services } from './services/index.js';
+import { servicesOf } from './core/service/routes.js';
+import { routes } from './routes.js';
 
 /** Reads a password: twice without echo on a terminal, else one line from stdin. */
 async function readPassword(): Promise<string> {
@@ -87,7 +88,7 @@ program
     // The same loader as the entry points, so ENVIRONMENT, REDIS_URL and the rest count here too.
     const env = { ...process.env, CONFIG_FILENAME: file };
     const { config, notes } = kind === 'server' ? loadServerConfig(env) : loadWorkerConfig(env);
-    resolveServiceOptions(file, config.services, services);
+    resolveServiceOptions(file, config.services, servicesOf(routes));
     if ('httpauth' in config) reportHashes(file, config.httpauth);
     for (const note of notes) process.stdout.write(`${file}: ${note}\n`);
     process.stdout.write(`${file}: a valid ${kind} config\n`);

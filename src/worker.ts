@@ -1,6 +1,6 @@
-// Worker entry: load config -> one BullMQ worker at concurrency 1, services in a child process -> shut down cleanly.
+// Worker entry: load config -> one BullMQ worker at concurrency 1 -> drain on SIGTERM (src/core/worker/worker.ts).
 import { main } from './core/process/main.js';
 import { runWorker } from './core/worker/worker.js';
 
-// The registry by URL: the worker's child process loads the same module to run the services.
-main(() => runWorker(new URL('./services/index.js', import.meta.url).href));
+// By URL: the worker's service process loads the same module to run the services.
+main(() => runWorker(new URL('./routes.js', import.meta.url)));

@@ -14,8 +14,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { SHUTDOWN_MARGIN } from '../src/core/worker/worker.js';
 import { parseConfig, resolveServiceOptions } from '../src/core/config/load.js';
 import { workerConfigSchema, type WorkerConfig } from '../src/core/config/schema.js';
-import { services } from '../src/services/index.js';
-import { deletePrefix, redisUrl, ROOT, uniquePrefix } from './helpers.js';
+import { deletePrefix, redisUrl, ROOT, services, uniquePrefix } from './helpers.js';
 
 const K8S = join(ROOT, 'deploy/k8s');
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

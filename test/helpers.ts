@@ -10,19 +10,19 @@ import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { freePort } from '../scripts/private-redis.js';
-import { createApp } from '../src/core/server/app.js';
 import { parseConfig, resolveServiceOptions } from '../src/core/config/load.js';
 import { serverConfigSchema } from '../src/core/config/schema.js';
 import { createRunner } from '../src/core/worker/dispatch.js';
 import { createLogger, type Logger } from '../src/core/process/logger.js';
-import { TaskQueues } from '../src/core/tasks/queue.js';
-import { type TaskData } from '../src/core/tasks/types.js';
-import type { Service } from '../src/core/service/service.js';
-import type { TaskRouter } from '../src/core/api/submit.js';
+import type { TaskData } from '../src/core/tasks/types.js';
+import { buildServer } from '../src/core/server/server.js';
+import { servicesOf, type ServiceRoute } from '../src/core/service/routes.js';
 import { routes } from '../src/routes.js';
-import { services } from '../src/services/index.js';
 
 export const ROOT = join(import.meta.dirname, '..');
+
+/** The shipped services: those of src/routes.ts. */
+export const services = servicesOf(routes);
 
 export function redisUrl(): string {
   return inject('redisUrl');
@@ -176,10 +176,8 @@ export async function inProcessWorker(prefix: string): Promise<{ worker: Worker;
 
 /** What a test may build the app from instead of the defaults of testApp. */
 export interface TestAppParts {
-  /** The services, in place of the registry; give `routes` with them. */
-  services?: readonly Service[];
   /** The service routes, in place of src/routes.ts. */
-  routes?: (task: TaskRouter) => void;
+  routes?: readonly ServiceRoute[];
   /** The app's logger, in place of a silent one: for tests that read what the server logs. */
   log?: Logger;
   /** The app's Redis connection, in place of one to the tests' Redis; `close()` disconnects it. */
@@ -193,13 +191,11 @@ export interface TestAppParts {
  */
 export function testApp(settings: Record<string, unknown> = {}, parts: TestAppParts = {}) {
   const config = parseConfig(serverConfigSchema, 'test', { httpauth: HASHES, queue_prefix: uniquePrefix(), ...settings });
-  const { services: appServices = services, routes: appRoutes = routes, log = createLogger('silent', 'test') } = parts;
+  const { routes: appRoutes = routes, log = createLogger('silent', 'test') } = parts;
   const redis = parts.connection ?? new Redis(redisUrl());
-  const tasks = new TaskQueues({ connection: redis, prefix: config.queue_prefix, resultTtl: config.result_ttl, services: appServices });
-  const serviceOptions = resolveServiceOptions('test', config.services, appServices);
-  const app = createApp({ config, log, tasks, serviceOptions, routes: appRoutes });
+  const { app, tasks, serviceOptions, close: closeServer } = buildServer({ config, log, routes: appRoutes, file: 'test', redis });
   const close = async () => {
-    await tasks.close();
+    await closeServer();
     if (settings.queue_prefix === undefined) await deletePrefix(redisUrl(), config.queue_prefix);
     redis.disconnect();
   };

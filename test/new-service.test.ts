@@ -7,8 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runLocal } from '../src/core/service/run-local.js';
+import { servicesOf, type ServiceRoute } from '../src/core/service/routes.js';
 import type { Service } from '../src/core/service/service.js';
-import type { TaskRouter } from '../src/core/api/submit.js';
 import { basic, ROOT, testApp } from './helpers.js';
 
 const roots: string[] = [];
@@ -49,21 +49,24 @@ afterAll(async () => {
 });
 
 describe('npm run new-service', () => {
-  it('writes a service and its test, registers it and routes POST /NAME: it typechecks, runs and is served', async () => {
+  it('writes a service and its test and routes POST /NAME, changing no other file: it typechecks, runs and is served', async () => {
     const root = copyOfProject();
+    const before = snapshot(root);
     const made = newService(root, 'echo');
     expect(made.stderr).toBe('');
     expect(made.code).toBe(0);
-    expect(readFileSync(join(root, 'src/routes.ts'), 'utf8')).toMatch(/import echo from '\.\/services\/echo\.js';[\s\S]*task\.post\('\/echo', echo\);\n\}/);
-    expect(readFileSync(join(root, 'src/services/index.ts'), 'utf8')).toContain('= [sleep, maths, echo];');
+    const after = snapshot(root);
+    const changed = Object.keys(before).filter((file) => after[file] !== before[file]);
+    expect(changed).toEqual(['src/routes.ts']);
+    expect(Object.keys(after).filter((file) => !(file in before)).sort()).toEqual(['src/services/echo.test.ts', 'src/services/echo.ts']);
+    expect(readFileSync(join(root, 'src/routes.ts'), 'utf8')).toMatch(/import echo from '\.\/services\/echo\.js';[\s\S]*\n {2}post\('\/echo', echo\),\n\];/);
     // A two-word name: kebab-case file, service name and route; a camelCase import.
     const twoWords = newService(root, 'resizeImage');
     expect(twoWords.stderr).toBe('');
     expect(twoWords.stdout).toContain('created src/services/resize-image.ts and src/services/resize-image.test.ts');
     expect(readFileSync(join(root, 'src/routes.ts'), 'utf8')).toMatch(
-      /import resizeImage from '\.\/services\/resize-image\.js';[\s\S]*task\.post\('\/resize-image', resizeImage\);\n\}/,
+      /import resizeImage from '\.\/services\/resize-image\.js';[\s\S]*\n {2}post\('\/resize-image', resizeImage\),\n\];/,
     );
-    expect(readFileSync(join(root, 'src/services/index.ts'), 'utf8')).toMatch(/import resizeImage from '\.\/resize-image\.js';[\s\S]*= \[sleep, maths, echo, resizeImage\];/);
 
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root], { encoding: 'utf8' });
     expect(tsc.stdout + tsc.stderr).toBe('');
@@ -75,10 +78,9 @@ describe('npm run new-service', () => {
     const load = async (file: string) => import(pathToFileURL(join(root, file)).href);
     const echo: Service = (await load('src/services/echo.ts')).default;
     expect(await runLocal(echo, { text: 'hi' })).toEqual({ result: { text: 'hi' }, progress: [100] });
-    const { services } = (await load('src/services/index.ts')) as { services: Service[] };
-    const { routes } = (await load('src/routes.ts')) as { routes: (task: TaskRouter) => void };
-    expect(services.map((s) => s.name)).toEqual(['sleep', 'maths', 'echo', 'resize-image']);
-    const { app, close } = testApp({}, { services, routes });
+    const { routes } = (await load('src/routes.ts')) as { routes: ServiceRoute[] };
+    expect(servicesOf(routes).map((s) => s.name)).toEqual(['sleep', 'maths', 'echo', 'resize-image']);
+    const { app, close } = testApp({}, { routes });
     closeApp = close;
     const headers = { Authorization: basic('alice'), 'Content-Type': 'application/json' };
     expect((await app.request('/echo', { method: 'POST', headers, body: JSON.stringify({ text: 'hi' }) })).status).toBe(202);
@@ -139,7 +141,7 @@ describe('npm run new-service', () => {
     expect(text).toContain(from);
     writeFileSync(join(root, file), text.replace(from, to));
   };
-  const addRoute = (route: string) => (root: string) => edit(root, 'src/routes.ts', "task.post('/math', maths);", `task.post('/math', maths);\n  ${route}`);
+  const addRoute = (route: string) => (root: string) => edit(root, 'src/routes.ts', "post('/math', maths),", `post('/math', maths),\n  ${route}`);
   it.each([
     ['resize-image', 'a file resizeImage.ts', (root: string) => writeFileSync(join(root, 'src/services/resizeImage.ts'), ''), /resizeImage\.ts already exists/],
     [
@@ -151,11 +153,11 @@ describe('npm run new-service', () => {
     [
       'resize-image',
       'an import resizeImage',
-      (root: string) => edit(root, 'src/services/index.ts', "import sleep from './sleep.js';", "import sleep from './sleep.js';\nimport resizeImage from './maths.js';"),
-      /"resizeImage" is already imported in .*index\.ts/,
+      (root: string) => edit(root, 'src/routes.ts', "import sleep from './services/sleep.js';", "import sleep from './services/sleep.js';\nimport resizeImage from './services/maths.js';"),
+      /"resizeImage" is already imported in .*routes\.ts/,
     ],
-    ['resizeImage', 'a route /resize-image', addRoute("task.post('/resize-image', maths);"), /a route under \/resize-image already exists/],
-    ['resize-image', 'a route /resizeImage', addRoute("task.get('/resizeImage/:text', maths);"), /a route under \/resizeImage already exists/],
+    ['resizeImage', 'a route /resize-image', addRoute("post('/resize-image', maths),"), /a route under \/resize-image already exists/],
+    ['resize-image', 'a route /resizeImage', addRoute("get('/resizeImage/:text', maths),"), /a route under \/resizeImage already exists/],
   ])('refuses %s beside %s, writing nothing', (name, _, setUp, message) => {
     const root = copyOfProject();
     setUp(root);

@@ -6,9 +6,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskQueues } from '../src/core/tasks/queue.js';
 import { type TaskData } from '../src/core/tasks/types.js';
-import { services } from '../src/services/index.js';
 import sleep from '../src/services/sleep.js';
-import { deletePrefix, eventually, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
+import { deletePrefix, eventually, redisUrl, services, startProcess, type Proc, uniquePrefix, writeYaml } from './helpers.js';
 
 const TASKS = 20;
 const prefix = uniquePrefix();

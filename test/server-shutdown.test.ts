@@ -4,8 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/private-redis.js';
 import { TaskQueues } from '../src/core/tasks/queue.js';
-import { services } from '../src/services/index.js';
-import { basic, deletePrefix, HASHES, redisUrl, startProcess, uniquePrefix, writeYaml, type Proc } from './helpers.js';
+import { basic, deletePrefix, HASHES, redisUrl, services, startProcess, type Proc, uniquePrefix, writeYaml } from './helpers.js';
 
 const prefix = uniquePrefix();
 const procs: Proc[] = [];

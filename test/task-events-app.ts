@@ -3,21 +3,14 @@
 import { z } from 'zod';
 import { TaskClient } from '../src/client.js';
 import { defineService } from '../src/core/service/service.js';
-import type { TaskRouter } from '../src/core/api/submit.js';
+import { get } from '../src/core/service/routes.js';
 import { routes } from '../src/routes.js';
-import { services } from '../src/services/index.js';
 import { inProcessWorker, testApp, USERS } from './helpers.js';
 
 /** Its queue has no worker here, so its tasks stay PENDING until the test removes them. */
 const parked = defineService({ name: 'parked', queue: 'parked', input: z.object({ n: z.coerce.number() }), run: async () => null });
 
-const parts = {
-  services: [...services, parked],
-  routes: (task: TaskRouter) => {
-    routes(task);
-    task.get('/parked/:n', parked);
-  },
-};
+const parts = { routes: [...routes, get('/parked/:n', parked)] };
 
 /** The app with GET /parked/:n besides the shipped routes, its event streams sending keep-alives every 0.2 s. */
 const parkedApp = (settings: Record<string, unknown> = {}) => testApp({ events_keepalive: 0.2, ...settings }, parts);

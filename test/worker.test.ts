@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revoke } from '../src/core/tasks/cancel.js';
 import { TaskQueues } from '../src/core/tasks/queue.js';
 import { type TaskStatus } from '../src/core/tasks/types.js';
-import { services } from '../src/services/index.js';
 import maths from '../src/services/maths.js';
 import sleep from '../src/services/sleep.js';
-import { deletePrefix, eventually, inProcessWorker, redisUrl, uniquePrefix } from './helpers.js';
+import { deletePrefix, eventually, inProcessWorker, redisUrl, services, uniquePrefix } from './helpers.js';
 
 const prefix = uniquePrefix();
 let producer: Redis;

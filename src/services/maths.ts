@@ -2,11 +2,6 @@
 import { z } from 'zod';
 import { defineService, InputError } from '../core/service/service.js';
 
-/** A finite number, given as a JSON number or as a numeric string (path parameters are strings). */
-const number = z
-  .union([z.number(), z.string().trim().regex(/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/, 'must be a number').transform(Number)])
-  .pipe(z.number().finite());
-
 const operations = {
   add: (a: number, b: number) => a + b,
   sub: (a: number, b: number) => a - b,
@@ -20,8 +15,8 @@ export default defineService({
   input: z.strictObject({
     /** Without `op`, the ancestor's chain: (a + b) + 100 in two steps. */
     op: z.enum(['add', 'sub', 'mul', 'div', 'mod']).optional(),
-    a: number,
-    b: number,
+    a: z.number(),
+    b: z.number(),
   }),
   async run({ op, a, b }, ctx) {
     if (op === undefined) {

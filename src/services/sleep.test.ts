@@ -5,7 +5,7 @@ import sleep from './sleep.js';
 describe('sleep', () => {
   it('sleeps, reporting progress each second', async () => {
     const started = Date.now();
-    const { result, progress } = await runLocal(sleep, { seconds: '2' });
+    const { result, progress } = await runLocal(sleep, { seconds: 2 });
     expect(result).toBe('slept 2 seconds');
     expect(progress).toEqual([0, 50, 100]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
@@ -16,7 +16,7 @@ describe('sleep', () => {
   });
 
   it('accepts 0..max_sleep_seconds whole seconds only', async () => {
-    for (const seconds of ['-1', 'abc', '1e9', '1.5', '11']) {
+    for (const seconds of [-1, 'abc', 1e9, 1.5, 11, '2']) {
       await expect(runLocal(sleep, { seconds }, { options: { max_sleep_seconds: 10 } })).rejects.toThrow();
     }
   });

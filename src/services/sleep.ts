@@ -11,10 +11,7 @@ export default defineService({
   }),
   input: ({ max_sleep_seconds }) =>
     z.strictObject({
-      // Digits only from a path: coercion would also take "0x10", " 1" and "1e3".
-      seconds: z
-        .union([z.number(), z.string().regex(/^\d{1,10}$/, 'must be a whole number of seconds').transform(Number)])
-        .pipe(z.number().int().min(0).max(max_sleep_seconds)),
+      seconds: z.number().int().min(0).max(max_sleep_seconds),
     }),
   async run({ seconds }, ctx) {
     for (let done = 0; done < seconds; done++) {

@@ -1,28 +1,17 @@
-// The helper src/routes.ts uses: one line turns a path and a service into an authenticated enqueue route.
+// The service routes of src/routes.ts, mounted: each validates its input, queues a task and answers 202.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { AppEnv } from '../http/app-env.js';
 import { ApiError, validationError } from '../http/errors.js';
-import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
-import type { TaskQueues } from '../tasks/queue.js';
-import { inputSchema, type Service } from '../service/service.js';
 import { requestHeader, responseHeader } from '../http/node-headers.js';
+import type { ServiceRoute } from '../service/routes.js';
+import { inputSchema } from '../service/service.js';
+import type { TaskQueues } from '../tasks/queue.js';
+import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
 
-export interface TaskRoute {
-  method: 'GET' | 'POST';
-  path: string;
-  service: Service;
+export interface TaskRoute extends ServiceRoute {
   /** The service's input schema as configured (its limits may come from `services.<name>`). */
   input: z.ZodType;
-}
-
-export interface TaskRouter {
-  /** Input comes from the path parameters. */
-  get(path: string, service: Service): void;
-  /** Input is the JSON body, with the path parameters added. */
-  post(path: string, service: Service): void;
-  /** Every route added so far, for documentation. */
-  readonly routes: readonly TaskRoute[];
 }
 
 async function jsonBody(c: Context): Promise<Record<string, unknown>> {
@@ -38,21 +27,49 @@ async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   return body as Record<string, unknown>;
 }
 
-export function taskRouter(
+/** Plain decimal notation only: not "0x10", "0b11", " 1", "" or "Infinity", which Number() would also take. */
+const INTEGER = /^[-+]?\d+$/;
+const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+type Convert = (text: string) => unknown;
+
+/**
+ * How each path parameter's text becomes the value the service's schema wants, read from the schema once:
+ * a number for `integer` (digits only) and `number` fields, a boolean for `boolean` ones, the text itself
+ * otherwise. Text that does not parse stays text, for the schema to refuse with the field's name.
+ */
+function pathConverters(schema: z.ZodType): Map<string, Convert> {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, { type?: unknown }> };
+  const converters = new Map<string, Convert>();
+  for (const [name, property] of Object.entries(json.properties ?? {})) {
+    if (property.type === 'integer') converters.set(name, (text) => (INTEGER.test(text) ? Number(text) : text));
+    else if (property.type === 'number') converters.set(name, (text) => (DECIMAL.test(text) ? Number(text) : text));
+    else if (property.type === 'boolean') converters.set(name, (text) => (text === 'true' ? true : text === 'false' ? false : text));
+  }
+  return converters;
+}
+
+/** Mounts `routes` behind `auth`; returns them with their configured input schemas, for the API docs. */
+export function mountServiceRoutes(
   app: Hono<AppEnv>,
   auth: MiddlewareHandler<AppEnv>,
   tasks: TaskQueues,
   options: Map<string, unknown>,
-): TaskRouter {
-  const routes: TaskRoute[] = [];
-
-  function add(method: TaskRoute['method'], path: string, service: Service): void {
-    if (!options.has(service.name)) throw new Error(`route ${method} ${path}: service "${service.name}" is not in src/services/index.ts`);
+  routes: readonly ServiceRoute[],
+): TaskRoute[] {
+  return routes.map((route) => {
+    const { method, path, service } = route;
     const schema = inputSchema(service, options.get(service.name));
-    routes.push({ method, path, service, input: schema });
+    const converters = pathConverters(schema);
+    const params = (c: Context): Record<string, unknown> => {
+      const raw = c.req.param() as Record<string, string>;
+      const typed: Record<string, unknown> = {};
+      for (const [name, text] of Object.entries(raw)) typed[name] = converters.get(name)?.(text) ?? text;
+      return typed;
+    };
     app.on(method, path, auth, async (c) => {
       const key = idempotencyKey(requestHeader(c, IDEMPOTENCY_HEADER));
-      const raw = method === 'POST' ? { ...(await jsonBody(c)), ...c.req.param() } : c.req.param();
+      const raw = method === 'POST' ? { ...(await jsonBody(c)), ...params(c) } : params(c);
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw validationError(parsed.error);
       const user = c.get('user');
@@ -61,11 +78,6 @@ export function taskRouter(
       responseHeader(c, 'Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);
     });
-  }
-
-  return {
-    get: (path, service) => add('GET', path, service),
-    post: (path, service) => add('POST', path, service),
-    routes,
-  };
+    return { ...route, input: schema };
+  });
 }

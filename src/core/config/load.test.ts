@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeYaml } from '../../../test/helpers.js';
-import { services } from '../../services/index.js';
+import { services, writeYaml } from '../../../test/helpers.js';
 import { ConfigError } from './../process/main.js';
 import { loadServerConfig, loadWorkerConfig, resolveServiceOptions } from './load.js';
 import { EXAMPLE_HASH } from '../auth/password-hash.js';

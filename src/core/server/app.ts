@@ -14,7 +14,8 @@ import type { Logger } from '../process/logger.js';
 import { serverMetrics } from '../api/metrics.js';
 import type { TaskQueues } from '../tasks/queue.js';
 import { requestLog } from '../http/request-log.js';
-import { taskRouter, type TaskRouter } from '../api/submit.js';
+import { mountServiceRoutes } from '../api/submit.js';
+import type { ServiceRoute } from '../service/routes.js';
 import { taskStream } from '../api/stream.js';
 import { tasksApi } from '../api/tasks.js';
 
@@ -24,8 +25,8 @@ export interface AppParts {
   tasks: TaskQueues;
   /** Validated options per service name (see resolveServiceOptions). */
   serviceOptions: Map<string, unknown>;
-  /** Adds the service routes; src/routes.ts in production. */
-  routes: (task: TaskRouter) => void;
+  /** The service routes: those of src/routes.ts in production. */
+  routes: readonly ServiceRoute[];
 }
 
 export function createApp({ config, log, tasks, serviceOptions, routes }: AppParts): Hono<AppEnv> {
@@ -58,9 +59,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   app.get('/metrics', config.metrics_auth ? auth : (_c, next) => next(), metrics.handler);
   tasksApi(app, auth, tasks);
   taskStream(app, auth, tasks, config.events_keepalive);
-  const task = taskRouter(app, auth, tasks, serviceOptions);
-  routes(task);
-  apiDocs(app, task.routes);
+  apiDocs(app, mountServiceRoutes(app, auth, tasks, serviceOptions, routes));
   dashboard(app, auth, tasks.queues, config.dashboard);
   return app;
 }

@@ -4,10 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deletePrefix, redisUrl, uniquePrefix } from '../../../test/helpers.js';
+import { deletePrefix, redisUrl, services, uniquePrefix } from '../../../test/helpers.js';
 import { revoke } from './cancel.js';
 import { TaskQueues } from './queue.js';
-import { services } from '../../services/index.js';
 
 const prefix = uniquePrefix();
 const redis = new Redis(redisUrl());

@@ -2,8 +2,9 @@
 // loop cannot stop the worker from renewing the task's lock, hearing a cancel, or killing it at a deadline.
 import { createRunner } from './dispatch.js';
 import { createLogger, type LogLevel } from '../process/logger.js';
-import { queueOf, type Service } from '../service/service.js';
-import type { ChildMessage, ParentMessage, SandboxSetup } from './sandbox.js';
+import { loadServices } from '../service/routes.js';
+import { queueOf } from '../service/service.js';
+import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
 
 const setup = JSON.parse(process.env.SELFHOST_SANDBOX ?? '{}') as SandboxSetup;
 const send = (message: ChildMessage) =>
@@ -15,7 +16,7 @@ process.on('SIGTERM', () => {});
 // The worker is gone (even SIGKILLed): nobody will take our result, so stop.
 process.on('disconnect', () => process.exit(0));
 
-const { services } = (await import(setup.registry)) as { services: readonly Service[] };
+const services = await loadServices(setup.registry);
 // Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
 const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options));
 const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });

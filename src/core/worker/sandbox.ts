@@ -2,24 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError } from '../redis/bullmq.js';
-
-/** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
-export interface SandboxSetup {
-  registry: string;
-  queue: string;
-  logLevel: string;
-  options: [string, unknown][];
-}
-
-export type ParentMessage =
-  | { cmd: 'run'; name: string; input: unknown; taskId: string }
-  | { cmd: 'abort'; reason: string };
-
-export type ChildMessage =
-  | { cmd: 'ready' }
-  | { cmd: 'progress'; value: number | object }
-  | { cmd: 'done'; value: unknown }
-  | { cmd: 'failed'; error: { name: string; message: string; stack?: string } };
+import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
 
 export interface SandboxRun {
   name: string;

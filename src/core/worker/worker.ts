@@ -7,20 +7,20 @@ import { CELERY_WARNING } from '../config/celery.js';
 import { loadWorkerConfig, resolveServiceOptions } from '../config/load.js';
 import { createRunner } from './dispatch.js';
 import { createLogger } from '../process/logger.js';
-import { connect } from '../redis/connection.js';
-import { isRedisUnavailable, watchRedis } from '../redis/connection.js';
+import { connect, isRedisUnavailable, watchRedis } from '../redis/connection.js';
 import { Sandbox } from './sandbox.js';
-import { queueOf, type Service } from '../service/service.js';
+import { loadServices } from '../service/routes.js';
+import { queueOf } from '../service/service.js';
 import { onShutdown } from '../process/shutdown.js';
 import { taskProcessor } from './processor.js';
 
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
 
-/** Runs a worker for the services of `registry`, a module URL whose `services` export lists them. */
-export async function runWorker(registry: string): Promise<void> {
+/** Runs a worker for the services of `registry`, a module whose `routes` export lists them (src/routes.ts). */
+export async function runWorker(registry: URL): Promise<void> {
   const { file, config, notes } = loadWorkerConfig();
-  const { services } = (await import(registry)) as { services: readonly Service[] };
+  const services = await loadServices(registry.href);
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'worker', { sync: true });
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
@@ -29,7 +29,7 @@ export async function runWorker(registry: string): Promise<void> {
   watchRedis(connection, log);
 
   const sandbox = new Sandbox(
-    { registry, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] },
+    { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] },
     config.service_idle_exit * 1000,
   );
   const tasks = taskProcessor({

@@ -1,0 +1,79 @@
+// The server process: config -> Redis -> task queues -> app, then listen, and drain on SIGTERM.
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import { CELERY_WARNING } from '../config/celery.js';
+import { loadServerConfig, resolveServiceOptions } from '../config/load.js';
+import type { ServerConfig } from '../config/schema.js';
+import type { AppEnv } from '../http/app-env.js';
+import { jsonClientErrors } from '../http/client-errors.js';
+import { drainable } from '../http/drain.js';
+import { createLogger, type Logger } from '../process/logger.js';
+import { onShutdown } from '../process/shutdown.js';
+import type { Redis } from '../redis/bullmq.js';
+import { connect, FAIL_FAST, watchRedis } from '../redis/connection.js';
+import { servicesOf, type ServiceRoute } from '../service/routes.js';
+import { TaskQueues } from '../tasks/queue.js';
+import { createApp } from './app.js';
+
+export interface ServerParts {
+  config: ServerConfig;
+  log: Logger;
+  /** The service routes: src/routes.ts in production. */
+  routes: readonly ServiceRoute[];
+  /** Named in config errors about `services.<name>`. */
+  file?: string;
+  /** A Redis connection to use instead of one to `redis_url`; the caller closes it. */
+  redis?: Redis;
+}
+
+export interface BuiltServer {
+  app: Hono<AppEnv>;
+  tasks: TaskQueues;
+  /** Validated options per service name. */
+  serviceOptions: Map<string, unknown>;
+  /** Closes the queues, then the Redis connection if it is the server's own. */
+  close(): Promise<void>;
+}
+
+/** The app and what it runs on, with no side effects beyond the Redis connection: tests call app.request(). */
+export function buildServer({ config, log, routes, file = 'config', redis }: ServerParts): BuiltServer {
+  const services = servicesOf(routes);
+  const serviceOptions = resolveServiceOptions(file, config.services, services);
+  // The server starts even when Redis is down: task routes and /readyz answer 503 until it is back.
+  const connection = redis ?? connect(config.redis_url, FAIL_FAST);
+  if (!redis) watchRedis(connection, log);
+  const tasks = new TaskQueues({ connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services });
+  const app = createApp({ config, log, tasks, serviceOptions, routes });
+  return {
+    app,
+    tasks,
+    serviceOptions,
+    async close() {
+      await tasks.close();
+      // quit() fails when Redis is down; there is nothing left to flush then.
+      if (!redis) await connection.quit().catch(() => connection.disconnect());
+    },
+  };
+}
+
+/** Runs the server process for `routes`: loads the config, listens, and drains on the first SIGTERM. */
+export async function runServer(routes: readonly ServiceRoute[]): Promise<void> {
+  const { file, config, notes } = loadServerConfig();
+  const log = createLogger(config.log_level, 'server');
+  if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
+  const built = buildServer({ config, log, routes, file });
+
+  const server = serve({ fetch: built.app.fetch, hostname: config.host, port: config.port }, (info) => {
+    log.info({ config: file, port: info.port }, `listening on http://${config.host}:${info.port}`);
+  }) as Server;
+  jsonClientErrors(server);
+  const http = drainable(server);
+
+  onShutdown(log, config.shutdown_grace * 1000, async () => {
+    // Requests waiting on a task (?wait=N, /events) answer now instead of holding the drain to its deadline.
+    await built.tasks.events.close();
+    await http.drain();
+    await built.close();
+  });
+}
