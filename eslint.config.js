@@ -1,6 +1,33 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const HTTP = ['hono', 'hono/*', '@hono/*', '@bull-board/*'];
+const QUEUE = ['bullmq', 'ioredis'];
+
+/**
+ * The rooms of src/core and what each may not import: a room never imports one above it, so the
+ * layout cannot rot into cycles (docs/architecture.md draws it). Paths are relative to a room's files.
+ */
+const ROOMS = {
+  process: ['../*/**'],
+  redis: ['../*/**', '!../process/**'],
+  service: ['../*/**', '!../process/**', ...HTTP, ...QUEUE],
+  // config checks password hashes, so it may read auth's hash formats, and nothing else of auth.
+  config: ['../*/**', '!../process/**', '!../service/**', '!../auth/password-hash.js'],
+  // The task store knows nothing of HTTP: a worker, a script or a test can use it without a server.
+  tasks: ['../*/**', '!../process/**', '!../redis/**', '!../service/**', ...HTTP],
+  // HTTP plumbing both the server and the worker's health port use (the error JSON among it).
+  http: ['../*/**', '!../process/**', '!../redis/**'],
+  auth: ['../*/**', '!../process/**', '!../redis/**', '!../http/**'],
+  api: ['../openapi/**', '../server/**', '../worker/**'],
+  openapi: ['../server/**', '../worker/**'],
+  // A worker serves no HTTP routes: only its own small health port, on the shared HTTP plumbing.
+  worker: ['../api/**', '../auth/**', '../openapi/**', '../server/**'],
+  server: ['../worker/**'],
+};
+
+const restrict = (group, message) => ({ 'no-restricted-imports': ['error', { patterns: [{ group, message }] }] });
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'bench/results/', 'bench/.build/'] },
   js.configs.recommended,
@@ -11,16 +38,27 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  ...Object.entries(ROOMS).map(([room, group]) => ({
+    files: [`src/core/${room}/**/*.ts`],
+    ignores: ['**/*.test.ts'],
+    rules: restrict(group, `src/core/${room} may not import this: see the rooms in docs/architecture.md.`),
+  })),
+  {
+    // The service process runs these and the services: it loads no BullMQ, ioredis or Hono, so a
+    // service process stays small and a service cannot reach the queue.
+    files: ['src/core/worker/sandbox-entry.ts', 'src/core/worker/dispatch.ts', 'src/core/worker/protocol.ts'],
+    rules: restrict(
+      ['../*/**', '!../process/**', '!../service/**', './*', '!./dispatch.js', '!./protocol.js', ...HTTP, ...QUEUE],
+      'The service process loads no BullMQ, ioredis or Hono: see docs/architecture.md.',
+    ),
+  },
   {
     // The service contract's promise, checked: a service cannot tell a test, a worker or the CLI apart.
     files: ['src/services/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{
-          group: ['hono', 'hono/*', '@hono/*', 'bullmq', 'ioredis', '@bull-board/*'],
-          message: 'A service imports nothing from the HTTP server or the queue; see src/services/README.md.',
-        }],
-      }],
-    },
+    ignores: ['**/*.test.ts'],
+    rules: restrict(
+      [...HTTP, ...QUEUE, '../core/*/**', '!../core/service/**'],
+      'A service imports nothing from the HTTP server or the queue, and of core only the service contract; see src/services/README.md.',
+    ),
   },
 );

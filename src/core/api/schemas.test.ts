@@ -1,7 +1,13 @@
 // The answers the app really gives match api-schemas.ts, the bodies /openapi.json is generated from.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../../../test/helpers.js';
+import type * as client from '../../client.js';
+import type { TaskStatus } from '../tasks/types.js';
 import * as api from './schemas.js';
+
+// The typed client (self-contained, so it declares its own types) answers with the server's shapes: this fails to compile when they drift.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const clientMatchesServer: Same<client.TaskStatus, TaskStatus> = true;
 
 let get: ReturnType<typeof testApp>['request'];
 let close: () => Promise<void>;

@@ -1,6 +1,5 @@
 // The JSON bodies the API answers with, as zod schemas: the OpenAPI document is generated from these.
 import { z } from 'zod';
-import type * as client from '../../client.js';
 import type { FieldError } from '../http/errors.js';
 import type { TaskState, TaskStatus } from '../tasks/types.js';
 
@@ -56,6 +55,5 @@ type Assert<T extends true> = T;
 export type DocumentedShapesMatch = [
   Assert<Same<z.infer<typeof taskState>, TaskState>>,
   Assert<Same<z.infer<typeof taskStatus>, TaskStatus>>,
-  Assert<Same<client.TaskStatus, TaskStatus>>,
   Assert<Same<NonNullable<z.infer<typeof validationError>['details']>[number], FieldError>>,
 ];
