@@ -49,4 +49,30 @@ describe('dashboard config', () => {
     expect(queues.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([['tasks', false]]);
     expect((await as('bob', '/admin/queues/api/queues/tasks/clean/completed', 'PUT')).status).toBeLessThan(300);
   });
+
+  it('refuses to add a job or change its data, which would make a task its owner cannot read', async () => {
+    const { app, tasks, close } = testApp({ dashboard: { users: ['bob'], read_only: false } });
+    closers.push(close);
+    const bob = { Authorization: basic('bob'), 'Content-Type': 'application/json' };
+    const { task_id } = await (await app.request('/sleep/1', { headers: { Authorization: basic('bob') } })).json();
+    const before = await tasks.queues.get('tasks')!.getJobCounts('waiting');
+
+    const added = await app.request('/admin/queues/api/queues/tasks/add', { method: 'POST', headers: bob, body: JSON.stringify({ name: 'sleep', data: { owner: 'alice' }, options: { attempts: 50 } }) });
+    expect(added.status).toBe(403);
+    expect(await added.json()).toMatchObject({ status: 403, msg: expect.stringMatching(/^not offered on the dashboard/) });
+    const edited = await app.request(`/admin/queues/api/queues/tasks/${task_id}/update-data`, { method: 'PUT', headers: bob, body: JSON.stringify({ data: { owner: 'alice' } }) });
+    expect(edited.status).toBe(403);
+
+    expect(await tasks.queues.get('tasks')!.getJobCounts('waiting')).toEqual(before);
+    const status = await app.request(`/tasks/${task_id}`, { headers: { Authorization: basic('bob') } });
+    expect(status.status).toBe(200);
+  });
+
+  it('refuses requests that a page of another site makes the browser send', async () => {
+    const app = appWith({ users: ['bob'], read_only: false });
+    const res = await app.request('/admin/queues/api/queues/tasks/clean/completed', { method: 'PUT', headers: { Authorization: basic('bob'), 'Sec-Fetch-Site': 'cross-site' } });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ status: 403, msg: expect.stringMatching(/^cross-site request refused/) });
+    expect((await app.request('/admin/queues/api/queues', { headers: { Authorization: basic('bob'), 'Sec-Fetch-Site': 'same-origin' } })).status).toBe(200);
+  });
 });

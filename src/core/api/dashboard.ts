@@ -3,10 +3,19 @@ import type { Queue } from 'bullmq';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
 import type { ServerConfig } from '../config/schema.js';
+import { refuseCrossSite } from '../http/cross-site.js';
 import { ApiError, errorJson, notFound, unavailable } from '../http/errors.js';
 import { isRedisUnavailable } from '../redis/connection.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
+
+/**
+ * bull-board's actions that would make a job the API never made: "add" (and "duplicate", which adds) gives
+ * it BullMQ's counter id, no owner and any options; "update data" can change its owner. Its owner could
+ * neither read nor cancel such a task, so these are refused; tasks are added through the API. Retries,
+ * promotions and removals keep a job's id, owner and options, and stay.
+ */
+const NOT_OFFERED = new RegExp(`^${DASHBOARD_PATH}/api/queues/[^/]+/(add|[^/]+/update-data)$`);
 
 /** bull-board's scripts, styles and API calls all come from this server; its React UI needs inline styles. */
 export const DASHBOARD_CSP = [
@@ -60,6 +69,7 @@ export function dashboard(
     if (!allowed.has(c.get('user'))) throw new ApiError(403, 'not a dashboard user');
     // bull-board reads with GET only; refusing the rest here keeps read-only true whatever its version does.
     if (read_only && c.req.method !== 'GET' && c.req.method !== 'HEAD') throw new ApiError(405, 'the dashboard is read-only');
+    if (NOT_OFFERED.test(c.req.path)) throw new ApiError(403, 'not offered on the dashboard: submit tasks through the API, which gives each its owner, id and options');
     await next();
     if (c.res.status >= 500) {
       // bull-board answers its own errors with their message and stack: log them, answer like every route.
@@ -80,7 +90,7 @@ export function dashboard(
       c.res = new Response(html, c.res);
     }
   };
-  app.use(`${DASHBOARD_PATH}/*`, auth, dashboardUsersOnly); // also matches DASHBOARD_PATH itself
+  app.use(`${DASHBOARD_PATH}/*`, refuseCrossSite, auth, dashboardUsersOnly); // also matches DASHBOARD_PATH itself
   app.all(`${DASHBOARD_PATH}/*`, async (c) => {
     board ??= load().catch((err: unknown) => {
       board = undefined; // a failed load is tried again on the next request

@@ -2,6 +2,7 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../http/app-env.js';
+import { refuseCrossSite } from '../http/cross-site.js';
 import { ApiError, validationError } from '../http/errors.js';
 import { requestHeader, responseHeader } from '../http/node-headers.js';
 import type { ServiceRoute } from '../service/routes.js';
@@ -14,7 +15,15 @@ export interface TaskRoute extends ServiceRoute {
   input: z.ZodType;
 }
 
+/** `application/json`, or a JSON-based type such as `application/merge-patch+json`, with or without parameters. */
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
 async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  // Only JSON: a browser sends text/plain and form bodies from any site's page without asking (no CORS
+  // preflight), so accepting them would let another site queue tasks with a signed-in user's credentials.
+  if (!JSON_TYPE.test(requestHeader(c, 'content-type') ?? '')) {
+    throw new ApiError(415, 'the body must be JSON, sent with Content-Type: application/json');
+  }
   let body: unknown;
   try {
     body = await c.req.json();
@@ -67,7 +76,7 @@ export function mountServiceRoutes(
       for (const [name, text] of Object.entries(raw)) typed[name] = converters.get(name)?.(text) ?? text;
       return typed;
     };
-    app.on(method, path, auth, async (c) => {
+    app.on(method, path, refuseCrossSite, auth, async (c) => {
       const key = idempotencyKey(requestHeader(c, IDEMPOTENCY_HEADER));
       const raw = method === 'POST' ? { ...(await jsonBody(c)), ...params(c) } : params(c);
       const parsed = schema.safeParse(raw);

@@ -1,6 +1,7 @@
 // The routes under /tasks: what a client does with a token once it has one.
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
+import { refuseCrossSite } from '../http/cross-site.js';
 import { errorJson } from '../http/errors.js';
 import { revoke } from '../tasks/cancel.js';
 import type { TaskQueues } from '../tasks/queue.js';
@@ -13,7 +14,7 @@ export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tas
     return c.json(status);
   });
 
-  app.delete('/tasks/:id', auth, async (c) => {
+  app.delete('/tasks/:id', refuseCrossSite, auth, async (c) => {
     const outcome = await revoke(tasks, c.req.param('id'), c.get('user'));
     if (outcome === 'missing') return errorJson(c, 404, 'no such task');
     if (outcome === 'finished') return errorJson(c, 409, 'the task has already finished');

@@ -38,7 +38,8 @@ export class CredentialCache {
 
   constructor({ ttl, size }: CredentialCacheOptions) {
     this.enabled = ttl > 0;
-    this.entries = new LRUCache({ max: size, ttl: Math.max(1, ttl * 1000) });
+    // lru-cache takes whole milliseconds.
+    this.entries = new LRUCache({ max: size, ttl: Math.max(1, Math.round(ttl * 1000)) });
   }
 
   /** The HMAC the credentials are cached under; also names a check in progress. */

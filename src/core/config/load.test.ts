@@ -30,6 +30,19 @@ describe('server config', () => {
     expect(message).toContain(`${file}: result_ttl: Too small`);
   });
 
+  it('bounds every duration, so none can break a timer, and takes fractions of a second where they make sense', () => {
+    const file = writeYaml({ httpauth: { alice: hash }, events_keepalive: 1e7, shutdown_grace: 1e9, auth: { failure_window: 0.5 } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
+    expect(message).toContain(`${file}: events_keepalive: Too big: expected number to be <=3600`);
+    expect(message).toContain(`${file}: shutdown_grace: Too big`);
+    expect(message).toContain(`${file}: auth.failure_window: Invalid input: expected int`);
+    const workerFile = writeYaml({ default_timeout: 1e10, kill_after: 0, lock_duration: Infinity });
+    const worker = errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: workerFile }));
+    expect(worker).toContain(`${workerFile}: default_timeout: Too big: expected number to be <=2147483`);
+    expect(worker).toContain(`${workerFile}: kill_after: Too small`);
+    expect(worker).toContain(`${workerFile}: lock_duration:`);
+  });
+
   it('refuses unknown keys, so a typo is not silently ignored', () => {
     const file = writeYaml({ httpauth: { alice: hash }, reuslt_ttl: 5 });
     expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toMatch(/reuslt_ttl/);

@@ -4,7 +4,22 @@ import { EXAMPLE_HASH, parseHash } from '../auth/password-hash.js';
 import { LOG_LEVELS } from '../process/logger.js';
 
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
-const resultTtl = z.number().int().positive();
+/** The longest a Node.js timer can wait (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
+export const TIMER_MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/**
+ * A duration in seconds, at least `min` (more than `min` with `above`) and at most `max`. Every duration
+ * has both bounds: an out-of-range one either breaks a timer (fires at once, or keeps a process waiting
+ * for days) or means nothing, and it is better refused at start, naming the key, than found in production.
+ */
+function seconds(min: number, max: number, { above = false, whole = false } = {}) {
+  const number = whole ? z.number().int() : z.number();
+  return (above ? number.gt(min) : number.min(min)).max(max);
+}
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+const resultTtl = seconds(1, 365 * DAY, { whole: true });
 
 /** The Python ancestor's `celery:` block: broker_url and result_expires are checked as our keys, the rest ignored. */
 export const celery = {
@@ -34,11 +49,11 @@ export const serverConfigSchema = z.strictObject({
   auth: z
     .strictObject({
       /** Seconds a verified password is trusted without a new hash check. */
-      cache_ttl: z.number().nonnegative().default(300),
+      cache_ttl: seconds(0, DAY).default(300),
       cache_size: z.number().int().positive().default(10_000),
       /** Failed logins allowed per client address, and per user name, within failure_window seconds. */
       max_failures: z.number().int().positive().default(10),
-      failure_window: z.number().int().positive().default(60),
+      failure_window: seconds(1, DAY, { whole: true }).default(60),
       /** Proxies whose X-Forwarded-For names the client (IPs or CIDR ranges); none: the socket's address. */
       trusted_proxies: z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).default([]),
     })
@@ -50,9 +65,9 @@ export const serverConfigSchema = z.strictObject({
   /** Whether GET /metrics asks for an httpauth user, like the task routes. */
   metrics_auth: z.boolean().default(true),
   /** Seconds between keep-alive comments on GET /tasks/:id/events, so proxies keep a quiet stream open. */
-  events_keepalive: z.number().positive().default(15),
+  events_keepalive: seconds(0.1, HOUR).default(15),
   /** Seconds SIGTERM waits for requests in flight; below Kubernetes' default grace period of 30 s. */
-  shutdown_grace: z.number().positive().default(10),
+  shutdown_grace: seconds(0, HOUR, { above: true }).default(10),
   /** The job dashboard at /admin/queues: off until users are listed; each must be in httpauth. */
   dashboard: z
     .strictObject({
@@ -86,22 +101,22 @@ export const workerConfigSchema = z.strictObject({
   health_port: z.coerce.number().int().min(0).max(65535).optional(),
   health_host: z.string().min(1).default('0.0.0.0'),
   /** Seconds without an answer from Redis before the worker reports itself not alive. */
-  health_redis_timeout: z.number().positive().default(60),
+  health_redis_timeout: seconds(1, HOUR).default(60),
   /** Seconds SIGTERM lets the running task finish before aborting it; below Kubernetes' default grace of 30 s. */
-  shutdown_grace: z.number().min(0).default(25),
+  shutdown_grace: seconds(0, DAY).default(25),
   /** Seconds a task may run when its service declares no `timeout`. */
-  default_timeout: z.number().positive().default(3600),
+  default_timeout: seconds(0, TIMER_MAX_SECONDS, { above: true }).default(3600),
   /** Seconds a service may take to stop after its signal aborts before its process is killed. */
-  kill_after: z.number().positive().default(10),
+  kill_after: seconds(0, HOUR, { above: true }).default(10),
   /**
    * Seconds the service process may sit idle before it exits; the next task starts a new one. 0 starts it
    * with the worker and keeps it for good.
    */
-  service_idle_exit: z.number().min(0).default(300),
+  service_idle_exit: seconds(0, DAY).default(300),
   /** Seconds a task's lock lasts without renewal: how soon a dead worker's task can be taken back. */
-  lock_duration: z.number().positive().default(15),
+  lock_duration: seconds(0.1, HOUR).default(15),
   /** Seconds between checks for tasks whose worker died (BullMQ's stalled check). */
-  stalled_interval: z.number().positive().default(10),
+  stalled_interval: seconds(0.1, HOUR).default(10),
   /** Times a task may lose its worker and run again before it fails for good. */
   max_stalled: z.number().int().min(0).default(1),
   /** Read for the ancestor's config files (docs/migrating-from-python.md). */

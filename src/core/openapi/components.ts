@@ -44,6 +44,8 @@ export const responses = {
     content: json('Message'),
   },
   PayloadTooLarge: { description: 'The body is over the server’s body_limit', content: json('Message') },
+  UnsupportedMediaType: { description: 'The body was not sent as JSON (Content-Type: application/json)', content: json('Message') },
+  CrossSite: { description: 'A browser sent it for a page of another site (Sec-Fetch-Site: cross-site): refused', content: json('Message') },
   NotFound: { description: 'No such task: unknown, expired, or another user’s', content: json('Message') },
   KeyReused: { description: 'The Idempotency-Key was used before for a different service or input', content: json('ValidationError') },
   Unavailable: {

@@ -58,8 +58,8 @@ describe('/openapi.json', () => {
       const parameters = operation.parameters.map(deref);
       expect(parameters.filter((p: any) => p.in === 'path').map((p: any) => [p.name, p.in, p.required])).toEqual(names.map((n) => [n, 'path', true]));
       expect(parameters.filter((p: any) => p.in !== 'path').map((p: any) => [p.name, p.in, p.required])).toEqual([['Idempotency-Key', 'header', false]]);
-      const bodyAnswers = route.method === 'POST' ? ['413'] : [];
-      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', ...bodyAnswers, '422', '429', '503']);
+      const bodyAnswers = route.method === 'POST' ? ['413', '415'] : [];
+      expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', '403', ...bodyAnswers, '422', '429', '503']);
       expect(deref(operation.responses[429]).headers['Retry-After']).toBeDefined();
       expect(deref(operation.responses[202]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Enqueued' });
       expect(deref(operation.responses[400]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ValidationError' });

@@ -1,4 +1,4 @@
-// The OpenAPI 3.1 document: service routes described from their own zod schemas, the rest from openapi-routes.ts.
+// The OpenAPI 3.1 document: service routes described from their own zod schemas, the rest from fixed-routes.ts.
 import type { z } from 'zod';
 import { json, parameters, ref, responses, schemas, toJson, type Json } from './components.js';
 import { fixedRoutes as defaultFixedRoutes, type Answer, type FixedRoute } from './fixed-routes.js';
@@ -89,6 +89,7 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
       202: ref('responses', 'Accepted'),
       400: ref('responses', 'BadRequest'),
       401: ref('responses', 'Unauthorized'),
+      403: ref('responses', 'CrossSite'),
       422: ref('responses', 'KeyReused'),
       429: ref('responses', 'TooManyFailedLogins'),
       503: ref('responses', 'Unavailable'),
@@ -96,6 +97,7 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
   };
   if (route.method === 'POST') {
     (operation.responses as Record<number, Json>)[413] = ref('responses', 'PayloadTooLarge');
+    (operation.responses as Record<number, Json>)[415] = ref('responses', 'UnsupportedMediaType');
     // The body carries the fields the path does not; a path parameter wins over a body field of the same name.
     let body: Json = ref('schemas', `${route.service.name}.input`);
     if (names.length > 0) {

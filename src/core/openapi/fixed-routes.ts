@@ -33,7 +33,7 @@ export const fixedRoutes: FixedRoute[] = [
     } },
   { method: 'delete', path: '/tasks/{id}', summary: 'Cancel a task: a queued one is removed, a running one is aborted; it then reads REVOKED', tag: 'tasks', auth: true,
     parameters: ['TaskId'],
-    responses: { 200: { description: 'The task’s status, now REVOKED', json: 'TaskStatus' }, 404: 'NotFound',
+    responses: { 200: { description: 'The task’s status, now REVOKED', json: 'TaskStatus' }, 403: 'CrossSite', 404: 'NotFound',
       409: { description: 'The task has already finished', json: 'Message' }, 503: 'Unavailable' } },
   { method: 'get', path: '/healthz', summary: 'Liveness: the process serves HTTP (Redis is not checked)', tag: 'operations', auth: false,
     responses: { 200: { description: 'Alive', json: 'Message' } } },

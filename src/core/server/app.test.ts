@@ -56,6 +56,47 @@ describe('enqueue', () => {
   });
 });
 
+describe('requests from browsers', () => {
+  it('takes a POST body as JSON only when it is sent as JSON: 415 otherwise, and nothing is queued', async () => {
+    const body = '{"op":"mul","a":6,"b":7}';
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
+      const res = await get('/math', 'alice', { method: 'POST', body, headers: type ? { 'Content-Type': type } : {} });
+      expect(res.status, String(type)).toBe(415);
+      expect(await res.json()).toEqual({ msg: 'the body must be JSON, sent with Content-Type: application/json', status: 415 });
+    }
+    for (const type of ['application/json', 'application/json; charset=utf-8', 'Application/JSON']) {
+      expect((await get('/math', 'alice', { method: 'POST', body, headers: { 'Content-Type': type } })).status).toBe(202);
+    }
+  });
+
+  it('refuses submits and cancels that a page of another site makes the browser send, and keeps those of its own', async () => {
+    const crossSite = { 'Sec-Fetch-Site': 'cross-site' };
+    for (const res of [await get('/sleep/1', 'alice', { headers: crossSite }), await get('/math', 'alice', { method: 'POST', body: '{"a":1,"b":2}', headers: { ...crossSite, 'Content-Type': 'application/json' } })]) {
+      expect(res.status).toBe(403);
+      expect(await res.json()).toEqual({ msg: 'cross-site request refused: this server acts only for pages of its own site', status: 403 });
+    }
+    for (const site of ['same-origin', 'same-site', 'none']) {
+      expect((await get('/sleep/1', 'alice', { headers: { 'Sec-Fetch-Site': site } })).status, site).toBe(202);
+    }
+    const { task_id } = await (await get('/sleep/1')).json();
+    expect((await get(`/tasks/${task_id}`, 'alice', { method: 'DELETE', headers: crossSite })).status).toBe(403);
+    expect((await (await get(`/tasks/${task_id}`)).json()).task_status).toBe('PENDING');
+    expect((await get(`/tasks/${task_id}`, 'alice', { method: 'DELETE' })).status).toBe(200);
+  });
+});
+
+describe('config', () => {
+  it('takes a credential cache TTL in fractions of a second', async () => {
+    const fractional = testApp({ auth: { cache_ttl: 2.0005 } });
+    try {
+      expect((await fractional.request('/sleep/1')).status).toBe(202);
+      expect((await fractional.request('/sleep/1')).status).toBe(202);
+    } finally {
+      await fractional.close();
+    }
+  });
+});
+
 describe('errors', () => {
   it.each(['/sleep/-1', '/sleep/abc', '/sleep/1e9', '/sleep/101', '/sleep/1.5', '/sleep/0x10', '/sleep/%201', '/sleep/1e3', '/sleep/0b11', '/math/x/2'])('%s is 400 naming the field', async (path) => {
     const res = await get(path);
