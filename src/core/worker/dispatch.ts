@@ -1,4 +1,4 @@
-// Runs one task: looks its service up in the registry, re-validates the input, and calls run(input, ctx).
+// Runs one task: looks its service up by name, re-validates the input, and calls run(input, ctx).
 import { InputError, inputSchema, type Service, type ServiceContext } from '../service/service.js';
 
 /**
