@@ -1,4 +1,5 @@
 // The service contract: what a file in src/services/ exports. Nothing here knows about HTTP or queues.
+// The contract in prose, with timeouts, retries and cancellation, is src/services/README.md.
 import type { z } from 'zod';
 import type { Logger } from '../process/logger.js';
 
