@@ -11,9 +11,9 @@ import bcrypt from 'bcryptjs';
 import { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { freePort, startPrivateRedis } from '../scripts/private-redis.js';
-import { cleanUpOnSignal } from '../scripts/stop-on-signal.js';
-import { peakRss, readyByHttp, readyByLog, ROOT, rssMb, sleep, start as startChild, stopAll, type Child } from './children.js';
+import { startLocalStack, type Proc } from '../scripts/local-stack.js';
+import { freePort } from '../scripts/private-redis.js';
+import { peakRss, ROOT, rssMb, sleep } from './children.js';
 import { drainRate, mathsJob } from './drain.js';
 import { requestsPerSecond, sizeRun } from './http-load.js';
 import { figures, roundsRecord, type HttpRound, type JobRound, type Measured } from './figures.js';
@@ -65,8 +65,8 @@ async function pair<S, B>(round: number, baseline: () => Promise<B>, subject: ()
  * How an entry point runs: compiled, as in production (`node dist/server.js`, NODE_ENV=production), or
  * through tsx, as `npm run server` does; tsx adds some 20-25 MB and a few hundred ms of start-up to every process.
  */
-function command(entry: string): string[] {
-  return SOURCE ? ['--import', 'tsx', entry] : [join(BUILD, entry.replace(/\.ts$/, '.js'))];
+function command(entry: string): string {
+  return SOURCE ? entry : join(BUILD, entry.replace(/\.ts$/, '.js'));
 }
 const BUILD = join(ROOT, 'bench', '.build');
 
@@ -75,17 +75,17 @@ const BUILD = join(ROOT, 'bench', '.build');
  * by a third between tries on these machines. Each start has the machine to itself and is stopped before
  * the next, under a log name of its own (readiness by log line reads the whole file).
  */
-async function startUps(launch: (name: string) => Child, ready: (child: Child) => Promise<number>): Promise<{ ms: number; mb: number }> {
+async function startUps(launch: (name: string) => Proc, ready: (proc: Proc) => Promise<number>): Promise<{ ms: number; mb: number }> {
   const ms: number[] = [];
   const mb: number[] = [];
   for (let i = 0; i < STARTS; i++) {
-    const child = launch(`start-${i + 1}`);
+    const proc = launch(`start-${i + 1}`);
     try {
-      ms.push(await ready(child));
+      ms.push(await ready(proc));
       await sleep(1000);
-      mb.push(rssMb(child));
+      mb.push(rssMb(proc));
     } finally {
-      await stopAll([child]);
+      await proc.stop();
     }
   }
   return { ms: percentile(ms, 50), mb: percentile(mb, 50) };
@@ -98,20 +98,22 @@ async function main(): Promise<void> {
     copyFileSync(join(ROOT, 'package.json'), join(BUILD, 'package.json'));
   }
   const tmp = mkdtempSync(join(tmpdir(), 'selfhost-bench-'));
-  const redis = await startPrivateRedis();
-  const children: Child[] = [];
-  const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  // Each process's output goes to a log file in tmp: a pipe read by this busy process could block its writes.
+  // Every process is tracked from its spawn, so that a signal mid-run stops the one starting up too.
+  const stack = await startLocalStack({ output: { dir: tmp }, env: { QUEUE, ...(SOURCE ? {} : { NODE_ENV: 'production' }) }, signals: {} }).catch((err: unknown) => {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  });
+  stack.onStop(() => rmSync(tmp, { recursive: true, force: true }));
+  const connection = new Redis(stack.redisUrl, { maxRetriesPerRequest: null });
   const subjectQueue = new Queue(QUEUE, { connection, prefix: 'bench' });
   const bareQueue = new Queue(QUEUE, { connection, prefix: 'bare' });
   const sandboxedQueue = new Queue(QUEUE, { connection, prefix: 'sandboxed' });
-  const bareEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bare' });
-  const subjectEvents = new QueueEvents(QUEUE, { connection: { url: redis.url }, prefix: 'bench' });
-  const cleanUp = cleanUpOnSignal(async () => {
-    await stopAll(children);
+  const bareEvents = new QueueEvents(QUEUE, { connection: { url: stack.redisUrl }, prefix: 'bare' });
+  const subjectEvents = new QueueEvents(QUEUE, { connection: { url: stack.redisUrl }, prefix: 'bench' });
+  stack.onStop(async () => {
     await Promise.all([subjectQueue.close(), bareQueue.close(), sandboxedQueue.close(), bareEvents.close(), subjectEvents.close()]);
     connection.disconnect();
-    await redis.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
   try {
     say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips`);
@@ -127,51 +129,45 @@ async function main(): Promise<void> {
     const workerConfig = join(tmp, 'worker_config.yaml');
     writeFileSync(serverConfig, stringify({ httpauth: { bench: bcrypt.hashSync(password, cost) }, queue_prefix: 'bench', host: '127.0.0.1', port: ports.server }));
     writeFileSync(workerConfig, stringify({ queue_prefix: 'bench', queue: QUEUE }));
-    const env: Record<string, string> = { REDIS_URL: redis.url, QUEUE, ...(SOURCE ? {} : { NODE_ENV: 'production' }) };
     const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
 
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
-    // Every process is tracked from its spawn, so that a signal mid-run stops the one starting up too.
-    const start = (name: string, entry: string, vars: Record<string, string>, nodeArgs: string[] = []) => {
-      const child = startChild(name, [...nodeArgs, ...command(entry)], { ...env, ...vars }, tmp);
-      children.push(child);
-      return child;
-    };
+    const start = (name: string, entry: string, vars: Record<string, string>, nodeArgs: string[] = []) => stack.start(name, command(entry), vars, nodeArgs);
     const serverStarts = await startUps(
       (name) => start(`server-${name}`, 'src/server.ts', { CONFIG_FILENAME: serverConfig }),
-      (child) => readyByHttp(child, url(ports.server, '/healthz')),
+      (proc) => proc.waitForHttp(url(ports.server, '/healthz'), 30_000),
     );
     const helloStarts = await startUps(
       (name) => start(`hello-${name}`, 'bench/baselines/hello.ts', { PORT: String(ports.hello) }),
-      (child) => readyByHttp(child, url(ports.hello, '/')),
+      (proc) => proc.waitForHttp(url(ports.hello, '/'), 30_000),
     );
     const workerStarts = await startUps(
       (name) => start(`worker-${name}`, 'src/worker.ts', { CONFIG_FILENAME: workerConfig }),
-      (child) => readyByLog(child, /worker started/),
+      (proc) => proc.waitFor(/worker started/, 30_000),
     );
     const bareWorkerStarts = await startUps(
       (name) => start(`bare-worker-${name}`, 'bench/baselines/worker.ts', { PREFIX: 'bare' }),
-      (child) => readyByLog(child, /worker started/),
+      (proc) => proc.waitFor(/worker started/, 30_000),
     );
     say(`  start-ups (median of ${STARTS}): server ${serverStarts.ms.toFixed(0)} ms, worker ${workerStarts.ms.toFixed(0)} ms`);
 
     const server = start('server', 'src/server.ts', { CONFIG_FILENAME: serverConfig }, profile);
-    await readyByHttp(server, url(ports.server, '/healthz'));
+    await server.waitForHttp(url(ports.server, '/healthz'), 30_000);
     const hello = start('hello', 'bench/baselines/hello.ts', { PORT: String(ports.hello) });
-    await readyByHttp(hello, url(ports.hello, '/'));
+    await hello.waitForHttp(url(ports.hello, '/'), 30_000);
     const bareEnqueue = start('bare-enqueue', 'bench/baselines/enqueue.ts', { PORT: String(ports.enqueue), PREFIX: 'bare' });
-    await readyByHttp(bareEnqueue, url(ports.enqueue, '/'));
+    await bareEnqueue.waitForHttp(url(ports.enqueue, '/'), 30_000);
 
     const headers = { Authorization: authorization };
     // The status runs read a finished task: BullMQ finds a waiting job's state by scanning the wait list
     // (LPOS), so a pending task's status would slow down as the enqueue runs fill the queue.
     const queued = await fetch(url(ports.server, '/sleep/0'), { headers }).then((r) => r.json());
-    const finisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: redis.url }, prefix: 'bench' });
+    const finisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: stack.redisUrl }, prefix: 'bench' });
     await Job.fromId(subjectQueue, queued.task_id).then((job) => job!.waitUntilFinished(subjectEvents, 30_000));
     await finisher.close();
     // The same for the bare read route: a finished job under the bare prefix.
     const bareJob = await bareQueue.add('sleep', { input: { seconds: 0 }, owner: 'bench' }, { jobId: randomUUID() });
-    const bareFinisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: redis.url }, prefix: 'bare' });
+    const bareFinisher = new Worker(QUEUE, async () => 'slept 0 seconds', { connection: { url: stack.redisUrl }, prefix: 'bare' });
     await bareJob.waitUntilFinished(bareEvents, 30_000);
     await bareFinisher.close();
     const targets = {
@@ -214,11 +210,11 @@ async function main(): Promise<void> {
     await Promise.all([subjectQueue.obliterate({ force: true }), bareQueue.obliterate({ force: true })]);
 
     const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: workerConfig }, profile);
-    await readyByLog(worker, /worker started/);
+    await worker.waitFor(/worker started/, 30_000);
     const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
-    await readyByLog(bareWorker, /worker started/);
+    await bareWorker.waitFor(/worker started/, 30_000);
     const sandboxedWorker = start('sandboxed-worker', 'bench/baselines/sandboxed-worker.ts', { PREFIX: 'sandboxed' });
-    await readyByLog(sandboxedWorker, /worker started/);
+    await sandboxedWorker.waitFor(/worker started/, 30_000);
 
     const api = { base: url(ports.server, ''), authorization };
     const mode = await detectWaitMode(api);
@@ -255,7 +251,7 @@ async function main(): Promise<void> {
     };
     say(`\nwrote ${writeResults(args.out!, record, !quick)}`);
   } finally {
-    await cleanUp();
+    await stack.stop();
   }
 }
 
