@@ -73,7 +73,8 @@ export function startEntry(entry: string, { name = entry, env = {}, output: to =
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const running = () => child.exitCode === null && child.signalCode === null;
   const since = () => performance.now() - spawnedAt;
-  const gone = (before: string) => new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before ${before}:\n${output().slice(-4000)}`);
+  const tail = () => (output() ? `:\n${output().slice(-4000)}` : '');
+  const gone = (before: string) => new Error(`${name} exited (${child.exitCode ?? child.signalCode}) before ${before}${tail()}`);
 
   return {
     name,
@@ -88,7 +89,7 @@ export function startEntry(entry: string, { name = entry, env = {}, output: to =
         if (pattern.test(output())) return since();
         if (!running()) throw gone(String(pattern));
       }
-      throw new Error(`${name}: no ${pattern} within ${ms} ms:\n${output().slice(-4000)}`);
+      throw new Error(`${name}: no ${pattern} within ${ms} ms${tail()}`);
     },
     async waitForHttp(url, ms = 20_000) {
       for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(5)) {
