@@ -1,60 +1,11 @@
-// The processes a benchmark runs, each with its output to a log file (a pipe read by this busy process could
-// block their writes), and what the benchmark reads from them: readiness, resident memory.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+// What the benchmark reads from the processes it runs (scripts/local-stack.ts starts them): their descendants
+// and resident memory, from /proc (Linux).
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Proc } from '../scripts/local-stack.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export interface Child {
-  name: string;
-  proc: ChildProcess;
-  log: string;
-  /** performance.now() just before the spawn. */
-  spawnedAt: number;
-  exited: Promise<number | null>;
-}
-
-/** Runs `node ...args`, its output appended to `<dir>/<name>.log`. */
-export function start(name: string, args: string[], env: Record<string, string>, dir: string): Child {
-  const log = join(dir, `${name}.log`);
-  const fd = openSync(log, 'a');
-  const spawnedAt = performance.now();
-  const proc = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { name, proc, log, spawnedAt, exited };
-}
-
-function alive(child: Child): void {
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null) {
-    throw new Error(`${child.name} exited (${child.proc.exitCode ?? child.proc.signalCode}):\n${readFileSync(child.log, 'utf8').slice(-2000)}`);
-  }
-}
-
-/** Milliseconds from the spawn until `url` first answers 200. */
-export async function readyByHttp(child: Child, url: string, ms = 30_000): Promise<number> {
-  for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(5)) {
-    alive(child);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
-    if (ok) return performance.now() - child.spawnedAt;
-  }
-  throw new Error(`${child.name}: ${url} did not answer 200 within ${ms} ms`);
-}
-
-/** Milliseconds from the spawn until a line of its log matches `pattern`. */
-export async function readyByLog(child: Child, pattern: RegExp, ms = 30_000): Promise<number> {
-  for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(5)) {
-    if (pattern.test(readFileSync(child.log, 'utf8'))) return performance.now() - child.spawnedAt;
-    alive(child);
-  }
-  throw new Error(`${child.name}: no ${pattern} in its log within ${ms} ms`);
-}
 
 /** Ids of the processes whose parent is `pid`, from /proc (Linux). */
 export function childrenOf(pid: number): number[] {
@@ -81,9 +32,9 @@ function vmRssKb(pid: number): number {
  * Resident memory in MB, from /proc (Linux), of the process and its descendants: a worker runs its
  * services in a child process, and a container holds both.
  */
-export function rssMb(child: Child): number {
-  let kb = vmRssKb(child.proc.pid!);
-  for (let pending = childrenOf(child.proc.pid!); pending.length > 0; ) {
+export function rssMb(proc: Proc): number {
+  let kb = vmRssKb(proc.child.pid!);
+  for (let pending = childrenOf(proc.child.pid!); pending.length > 0; ) {
     const pid = pending.pop()!;
     try {
       kb += vmRssKb(pid);
@@ -95,12 +46,12 @@ export function rssMb(child: Child): number {
   return kb / 1024;
 }
 
-/** Samples the resident memory of `child` while `work` runs; returns the work's result and the peak. */
-export async function peakRss<T>(child: Child, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
-  let peakMb = rssMb(child);
+/** Samples the resident memory of `proc` while `work` runs; returns the work's result and the peak. */
+export async function peakRss<T>(proc: Proc, work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+  let peakMb = rssMb(proc);
   const sample = () => {
     try {
-      peakMb = Math.max(peakMb, rssMb(child));
+      peakMb = Math.max(peakMb, rssMb(proc));
     } catch {
       // The process has exited: the work fails on its own, with a better message than a missing /proc file.
     }
@@ -113,9 +64,4 @@ export async function peakRss<T>(child: Child, work: () => Promise<T>): Promise<
   } finally {
     clearInterval(timer);
   }
-}
-
-export async function stopAll(children: Child[]): Promise<void> {
-  for (const child of children) if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
-  await Promise.all(children.map((c) => c.exited));
 }

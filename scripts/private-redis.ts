@@ -1,5 +1,5 @@
-// Starts a throwaway redis-server on a free port, for `npm run dev` and the tests. It keeps nothing on disk
-// unless given a directory to keep.
+// Starts a throwaway redis-server on a free port, for the local stack (dev, soak, bench) and the tests. It
+// keeps nothing on disk unless given a directory to keep.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';

@@ -3,7 +3,6 @@
 // twice, and that only the interrupted task ran more than once.
 // `--quick` is the smoke run the test suite uses: 100 tasks, 2 workers, and a SIGTERM instead of a SIGKILL
 // (a killed job waits up to a minute for the stalled check, too long for a test).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +11,8 @@ import bcrypt from 'bcryptjs';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { freePort, startPrivateRedis } from './private-redis.js';
-import { cleanUpOnSignal } from './stop-on-signal.js';
+import { startLocalStack, type Proc } from './local-stack.js';
+import { freePort } from './private-redis.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,40 +29,8 @@ const STOP: NodeJS.Signals = args.quick ? 'SIGTERM' : 'SIGKILL';
 const PREFIX = 'soak';
 const QUEUE = 'tasks';
 const FINAL = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
-const ROOT = join(import.meta.dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  /** stdout, one JSON log line per entry. */
-  lines: string[];
-  exited: Promise<number | null>;
-}
-
-function start(name: string, entry: string, env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  let partial = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    const parts = (partial + d.toString()).split('\n');
-    partial = parts.pop()!;
-    lines.push(...parts);
-  });
-  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d.toString()}`));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { name, proc, lines, exited };
-}
-
-async function waitFor(child: Child, pattern: RegExp, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!child.lines.some((l) => pattern.test(l))) {
-    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited (${child.proc.exitCode}) before ${pattern}`);
-    if (Date.now() > deadline) throw new Error(`${child.name}: no ${pattern} within ${ms} ms`);
-    await sleep(50);
-  }
-}
 
 /** Runs `fn` over `items`, at most `limit` at a time, keeping the order. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -93,40 +60,41 @@ interface Task {
 async function main(): Promise<number> {
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), 'selfhost-soak-'));
-  const redis = await startPrivateRedis();
-  const children: Child[] = [];
-  const monitor = new Redis(redis.url);
+  // bcrypt cost 4 keeps auth cheap: the soak measures the queue, not password hashing (production uses 12).
+  const password = 'soak-password';
+  const serverConfig = join(tmp, 'server_config.yaml');
+  const workerConfig = join(tmp, 'worker_config.yaml');
+  writeFileSync(serverConfig, stringify({ httpauth: { soak: bcrypt.hashSync(password, 4) }, queue_prefix: PREFIX, host: '127.0.0.1', log_level: 'warn' }));
+  writeFileSync(workerConfig, stringify({ queue_prefix: PREFIX, log_level: 'info' }));
+  const stack = await startLocalStack({
+    output: 'pipe',
+    // The server logs at warn, but its "listening on" line is how the stack sees it is ready.
+    server: { config: serverConfig, port: await freePort(), env: { LOG_LEVEL: 'info' } },
+    workers: { count: WORKERS, config: workerConfig },
+    signals: {},
+  }).catch((err: unknown) => {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  });
+  stack.onStop(() => rmSync(tmp, { recursive: true, force: true }));
+  const monitor = new Redis(stack.redisUrl);
   const queue = new Queue(QUEUE, { connection: monitor, prefix: PREFIX });
-  const cleanUp = cleanUpOnSignal(async () => {
-    for (const child of children) if (child.proc.exitCode === null && child.proc.signalCode === null) child.proc.kill('SIGTERM');
-    await Promise.all(children.map((c) => c.exited));
+  stack.onStop(async () => {
     await queue.close();
     monitor.disconnect();
-    await redis.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
   try {
-    // bcrypt cost 4 keeps auth cheap: the soak measures the queue, not password hashing (production uses 12).
-    const password = 'soak-password';
-    const serverConfig = join(tmp, 'server_config.yaml');
-    const workerConfig = join(tmp, 'worker_config.yaml');
-    const port = await freePort();
-    writeFileSync(serverConfig, stringify({ httpauth: { soak: bcrypt.hashSync(password, 4) }, queue_prefix: PREFIX, host: '127.0.0.1', port, log_level: 'warn' }));
-    writeFileSync(workerConfig, stringify({ queue_prefix: PREFIX, log_level: 'info' }));
-    const base = `http://127.0.0.1:${port}`;
+    const { base, workers } = stack;
+    const server = stack.server!;
     const authorization = `Basic ${Buffer.from(`soak:${password}`).toString('base64')}`;
-
-    const server = start('server', 'src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redis.url, LOG_LEVEL: 'info' });
-    children.push(server);
-    const workers: Child[] = [];
+    // The JSON log lines come on stdout, read below; whatever comes on stderr is shown as it comes.
+    const showStderr = (proc: Proc) => proc.child.stderr!.on('data', (d: string) => process.stderr.write(`[${proc.name}] ${d}`));
+    [server, ...workers].forEach(showStderr);
     const startWorker = () => {
-      const worker = start(`worker ${workers.length + 1}`, 'src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: redis.url });
-      workers.push(worker);
-      children.push(worker);
+      const worker = stack.addWorker();
+      showStderr(worker);
       return worker;
     };
-    for (let i = 0; i < WORKERS; i++) startWorker();
-    await Promise.all([waitFor(server, /listening on/), ...workers.map((w) => waitFor(w, /worker started/))]);
 
     const request = async (path: string): Promise<{ status: number; body: any }> => {
       try {
@@ -138,7 +106,7 @@ async function main(): Promise<number> {
     };
 
     say(`soak: ${TASKS} tasks, ${CONCURRENCY} clients, ${WORKERS} solo workers; at the halfway mark, ${STOP} to the worker running a sleep task`);
-    say(`      node ${process.version}, ${cpus().length} CPUs, redis ${redis.url}`);
+    say(`      node ${process.version}, ${cpus().length} CPUs, redis ${stack.redisUrl}`);
 
     // Every task is maths but one, a sleep of a few seconds submitted at the halfway mark: once it has run
     // for a second, its worker is stopped (mid-task) and a replacement started.
@@ -157,11 +125,10 @@ async function main(): Promise<number> {
         if (job?.processedBy && Number(job.progress) > 0 && (await job.getState()) === 'active') break;
         job = undefined;
       }
-      const victim = workers.find((w) => job?.processedBy?.endsWith(`:${w.proc.pid}`));
+      const victim = workers.find((w) => job?.processedBy?.endsWith(`:${w.child.pid}`));
       if (!victim) throw new Error(`no worker was seen running the sleep task`);
       const at = Date.now();
-      victim.proc.kill(STOP);
-      const code = await victim.exited;
+      const code = await victim.stop(STOP);
       return { victim, at, code, replacement: startWorker() };
     })();
     replace.catch(() => {});
@@ -192,13 +159,14 @@ async function main(): Promise<number> {
       if (pending.length > 0) await sleep(500);
     }
     const allFinal = Date.now();
-    await waitFor(stop.replacement, /worker started/);
+    await stop.replacement.waitFor(/worker started/);
 
     // Evidence of how often each task ran: BullMQ's own counters in Redis, and the workers' logs.
     const jobs = await mapLimit(accepted, CONCURRENCY, (t) => Job.fromId(queue, t.id!));
     const completions = new Map<string, number>();
     for (const worker of workers) {
-      for (const line of worker.lines) {
+      // Complete lines only: the last one may still be on its way.
+      for (const line of worker.stdout().split('\n').slice(0, -1)) {
         const entry = line.startsWith('{') ? (JSON.parse(line) as { msg?: string; task_id?: string }) : {};
         if (entry.msg === 'task done' && entry.task_id) completions.set(entry.task_id, (completions.get(entry.task_id) ?? 0) + 1);
       }
@@ -210,7 +178,7 @@ async function main(): Promise<number> {
     const expected = (t: Task) => (t.sleep ? `slept ${t.sleep} seconds` : t.a + t.b + 100);
     const wrong = success.filter((t) => t.status!.task_result !== expected(t));
     const completedTwice = [...completions.values()].filter((n) => n > 1).length;
-    const survivors = children.filter((c) => c !== stop.victim && c.proc.exitCode !== null);
+    const survivors = [server, ...workers].filter((p) => p !== stop.victim && !p.running());
     const onlySleeper = interrupted.every((j) => j!.id === sleeper.id);
     const recovered = interrupted.map((j) => ((j!.finishedOn ?? 0) - stop.at) / 1000);
 
@@ -236,7 +204,7 @@ async function main(): Promise<number> {
     say(`${passed ? 'PASS' : 'FAIL'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return passed ? 0 : 1;
   } finally {
-    await cleanUp();
+    await stack.stop();
   }
 }
 

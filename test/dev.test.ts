@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { freePort, redisAnswers } from '../scripts/private-redis.js';
-import { eventually, ROOT } from './helpers.js';
+import { eventually, HASHES, ROOT, writeYaml } from './helpers.js';
 
 describe('npm run dev', () => {
   it('starts Redis, a server and a worker, prints a working curl line, and stops them all', async () => {
@@ -50,4 +50,19 @@ describe('npm run dev', () => {
       if (dev.exitCode === null && dev.signalCode === null) process.kill(-dev.pid!, 'SIGKILL');
     }
   }, 60_000);
+
+  it('stops at a config mistake with the file, the key and the reason, having started nothing', async () => {
+    const file = writeYaml({ httpauth: HASHES, port: 'eighty' }, 'server_config.yaml');
+    const env: Record<string, string | undefined> = { ...process.env, CONFIG_FILENAME: file };
+    delete env.REDIS_URL;
+    const dev = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dev.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    dev.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => dev.once('exit', resolve));
+    expect(code, out).toBe(1);
+    expect(out).toContain(`[dev] config error:\n${file}: port: Invalid input`);
+    expect(out).not.toMatch(/^\s+at /m);
+    expect(out).not.toContain('redis-server');
+  });
 });

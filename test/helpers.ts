@@ -1,5 +1,4 @@
 // Shared test plumbing: real Redis, real processes, unique key prefixes, cleanup of our own keys only.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +8,8 @@ import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { stringify } from 'yaml';
+import { startEntry, type Proc } from '../scripts/entry-process.js';
+import { startLocalStack } from '../scripts/local-stack.js';
 import { freePort } from '../scripts/private-redis.js';
 import { parseConfig, resolveServiceOptions } from '../src/core/config/load.js';
 import { serverConfigSchema } from '../src/core/config/schema.js';
@@ -64,43 +65,11 @@ export function writeYaml(content: unknown, name = 'config.yaml'): string {
   return file;
 }
 
-export interface Proc {
-  child: ChildProcess;
-  output(): string;
-  /** Resolves when the output matches `pattern`; rejects if the process exits first or time runs out. */
-  waitFor(pattern: RegExp, ms?: number): Promise<void>;
-  exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
+export type { Proc };
 
-/** Spawns one of the project's entry points with tsx, the way `npm run server` does. */
+/** Spawns one of the project's entry points with tsx, the way `npm run server` does, its output read into memory. */
 export function startProcess(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => out,
-    exited,
-    async waitFor(pattern, ms = 20_000) {
-      const deadline = Date.now() + ms;
-      while (!pattern.test(out)) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${entry} exited (${child.exitCode ?? child.signalCode}) before ${pattern}:\n${out}`);
-        if (Date.now() > deadline) throw new Error(`${entry}: no ${pattern} within ${ms} ms:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return startEntry(entry, { env: { LOG_LEVEL: 'info', ...env } });
 }
 
 export interface Stack {
@@ -120,22 +89,20 @@ export interface Stack {
  */
 export async function startStack({ server: serverSettings = {}, worker: workerSettings = {} }: { server?: object; worker?: object } = {}): Promise<Stack> {
   const prefix = uniquePrefix();
-  const port = await freePort();
   const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1', ...serverSettings }, 'server_config.yaml');
   const workerConfig = writeYaml({ queue_prefix: prefix, ...workerSettings }, 'worker_config.yaml');
-  const server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
-  const worker = startProcess('src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: redisUrl() });
-  const stop = async () => {
-    await Promise.all([server.stop(), worker.stop()]);
+  const stack = await startLocalStack({
+    output: 'pipe',
+    redisUrl: redisUrl(),
+    env: { LOG_LEVEL: 'info' },
+    server: { config: serverConfig, port: await freePort() },
+    workers: { count: 1, config: workerConfig },
+  }).catch(async (err: unknown) => {
     await deletePrefix(redisUrl(), prefix);
-  };
-  try {
-    await Promise.all([server.waitFor(/listening on/), worker.waitFor(/worker started/)]);
-  } catch (err) {
-    await stop();
     throw err;
-  }
-  return { server, worker, base: `http://127.0.0.1:${port}`, prefix, stop };
+  });
+  stack.onStop(() => deletePrefix(redisUrl(), prefix));
+  return { server: stack.server!, worker: stack.workers[0], base: stack.base, prefix, stop: stack.stop };
 }
 
 /** Polls until `check` returns a value, or throws after `ms`. */

@@ -23,6 +23,12 @@ describe('server config', () => {
     expect(config).toMatchObject({ port: 9100, redis_url: 'redis://example:6380', result_ttl: 3600, queue_prefix: 'bull' });
   });
 
+  it('tells the keys the file or the environment gave from the defaults', () => {
+    const { config, given } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }), PORT: '9100' });
+    expect(config.redis_url).toBe('redis://127.0.0.1:6379');
+    expect([...given].sort()).toEqual(['httpauth', 'port']);
+  });
+
   it('names the file, the key and the reason', () => {
     const file = writeYaml({ httpauth: { alice: 5 }, result_ttl: -1 });
     const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
@@ -99,8 +105,9 @@ describe("the Python version's celery block", () => {
   const celery = { broker_url: 'redis://broker:6379', result_backend: 'redis://broker:6379', result_expires: 60, task_serializer: 'json' };
 
   it('reads broker_url as redis_url and result_expires as result_ttl, and says what it ignored', () => {
-    const { config, notes } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ celery, httpauth: { alice: hash } }) });
+    const { config, notes, given } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ celery, httpauth: { alice: hash } }) });
     expect(config).toMatchObject({ redis_url: 'redis://broker:6379', result_ttl: 60 });
+    expect(given.has('redis_url')).toBe(true);
     expect(notes).toEqual([
       'celery.broker_url: used as redis_url',
       'celery.result_backend: ignored (results live in the Redis of redis_url)',

@@ -46,13 +46,15 @@ export interface Loaded<C> {
   file: string;
   config: C;
   notes: string[];
+  /** The top-level keys the file, its celery block or the environment set; the others hold the schema's defaults. */
+  given: ReadonlySet<string>;
 }
 
 /**
  * Environment overrides the file (and its celery block): REDIS_URL, PORT and ENVIRONMENT (server),
  * HEALTH_PORT (worker), LOG_LEVEL.
  */
-function applyEnv(raw: unknown, env: Env, keys: Record<string, string>, kind: keyof typeof celery): { raw: unknown; notes: string[] } {
+function applyEnv(raw: unknown, env: Env, keys: Record<string, string>, kind: keyof typeof celery): { raw: Record<string, unknown>; notes: string[] } {
   const overridden = new Set(Object.keys(keys).filter((key) => env[keys[key]] !== undefined && env[keys[key]] !== ''));
   const { raw: mapped, notes } = fromCelery(raw, kind, celery[kind], overridden);
   const merged: Record<string, unknown> = mapped && typeof mapped === 'object' && !Array.isArray(mapped) ? { ...mapped } : { '': mapped };
@@ -68,14 +70,14 @@ export function configFile(kind: 'server' | 'worker', env: Env): { file: string;
 export function loadServerConfig(env: Env = process.env): Loaded<ServerConfig> {
   const { file } = configFile('server', env);
   const { raw, notes } = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL', environment: 'ENVIRONMENT' }, 'server');
-  return { file, config: parseConfig(serverConfigSchema, file, raw), notes };
+  return { file, config: parseConfig(serverConfigSchema, file, raw), notes, given: new Set(Object.keys(raw)) };
 }
 
 /** A worker runs on defaults when no file is named and `worker_config.yaml` is absent. */
 export function loadWorkerConfig(env: Env = process.env): Loaded<WorkerConfig> {
   const { file, explicit } = configFile('worker', env);
   const { raw, notes } = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL', health_port: 'HEALTH_PORT' }, 'worker');
-  return { file, config: parseConfig(workerConfigSchema, file, raw), notes };
+  return { file, config: parseConfig(workerConfigSchema, file, raw), notes, given: new Set(Object.keys(raw)) };
 }
 
 /** Validates `services.<name>` against each service's options schema; returns options by service name. */
