@@ -289,6 +289,17 @@ describe('deadlines, retries and cancellation', () => {
   });
 });
 
+describe('progress and results', () => {
+  it('shows a task only its own progress, not that of the task before it in the same process', async () => {
+    const { startWorker, submit, reaches } = setup();
+    await startWorker();
+    const first = await submit('late', { seconds: 4 });
+    const second = await submit('quiet', { seconds: 2 });
+    expect(await reaches(first, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'returned' });
+    expect(await reaches(second, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'waited', progress: 0 });
+  });
+});
+
 describe('a revoke published while the worker is cut off from it', () => {
   it('stops the running task once the worker reconnects', async () => {
     // A Redis of its own: the test cuts a connection and turns new ones away, which would disturb other tests.

@@ -13,8 +13,13 @@ export type ParentMessage =
   | { cmd: 'run'; name: string; input: unknown; taskId: string }
   | { cmd: 'abort'; reason: string };
 
+/**
+ * What the service process says about a task. Each message names its task: a service may go on reporting
+ * progress after its run has ended (a timer it left behind), and the worker drops what is not about the
+ * task it is running.
+ */
 export type ChildMessage =
   | { cmd: 'ready' }
-  | { cmd: 'progress'; value: number | object }
-  | { cmd: 'done'; value: unknown }
-  | { cmd: 'failed'; error: { name: string; message: string; stack?: string } };
+  | { cmd: 'progress'; taskId: string; value: number | object }
+  | { cmd: 'done'; taskId: string; value: unknown }
+  | { cmd: 'failed'; taskId: string; error: { name: string; message: string; stack?: string } };

@@ -28,21 +28,22 @@ process.on('message', (message: ParentMessage) => {
     return;
   }
   controller = new AbortController();
+  const { taskId } = message;
   const ctx = {
-    log: log.child({ task_id: message.taskId, service: message.name }),
-    progress: (value: number | object) => send({ cmd: 'progress', value }),
+    log: log.child({ task_id: taskId, service: message.name }),
+    progress: (value: number | object) => send({ cmd: 'progress', taskId, value }),
     signal: controller.signal,
-    taskId: message.taskId,
+    taskId,
   };
   run(message.name, message.input, ctx).then(
     // A result the IPC channel cannot carry (a BigInt, a cycle) fails the task, for good: it would fail again.
     (value) =>
-      send({ cmd: 'done', value: value ?? null }).catch((err: Error) =>
-        send({ cmd: 'failed', error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
+      send({ cmd: 'done', taskId, value: value ?? null }).catch((err: Error) =>
+        send({ cmd: 'failed', taskId, error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
       ),
     (err: unknown) => {
       const error = err instanceof Error ? err : new Error(String(err));
-      return send({ cmd: 'failed', error: { name: error.name, message: error.message || 'failed', stack: error.stack } });
+      return send({ cmd: 'failed', taskId, error: { name: error.name, message: error.message || 'failed', stack: error.stack } });
     },
   );
 });

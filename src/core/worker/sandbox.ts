@@ -81,9 +81,11 @@ export class Sandbox {
     try {
       return await new Promise((resolve, reject) => {
         onMessage = (m) => {
+          // What an earlier task's service still sends (a progress timer it left running) is not this task's.
+          if (m.cmd === 'ready' || m.taskId !== task.taskId) return;
           if (m.cmd === 'progress') task.onProgress(m.value);
           else if (m.cmd === 'done') resolve(m.value);
-          else if (m.cmd === 'failed') reject(revive(m.error));
+          else reject(revive(m.error));
         };
         onExit = (code, signal) => reject(new Error(`the service process died while running the task (${signal ?? `exit code ${code}`})`));
         child.on('message', onMessage);
