@@ -1,5 +1,6 @@
 // Runs one task: looks its service up in the registry, re-validates the input, and calls run(input, ctx).
 import { InputError, inputSchema, type Service, type ServiceContext } from '../service/service.js';
+import { resultProblem } from './output.js';
 
 /**
  * A failure no retry can fix. BullMQ knows its UnrecoverableError by name as well as by class, so this
@@ -12,7 +13,10 @@ class UnrecoverableError extends Error {
 /** What a run needs besides the input: everything in `ctx` but the options, which the runner knows. */
 export type RunContext = Omit<ServiceContext, 'options'>;
 
-/** Returns `run(name, input, ctx)`; it throws `UnrecoverableError` for what a retry cannot fix. */
+/**
+ * Returns `run(name, input, ctx)`; it throws `UnrecoverableError` for what a retry cannot fix. Its result
+ * is what JSON can carry.
+ */
 export function createRunner(services: readonly Service[], options: Map<string, unknown>) {
   const byName = new Map(services.map((s) => [s.name, { service: s, schema: inputSchema(s, options.get(s.name)) }]));
 
@@ -25,11 +29,16 @@ export function createRunner(services: readonly Service[], options: Map<string, 
       const reasons = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
       throw new UnrecoverableError(`invalid input: ${reasons.join('; ')}`);
     }
+    let result: unknown;
     try {
-      return await entry.service.run(parsed.data, { ...ctx, options: options.get(name) });
+      result = await entry.service.run(parsed.data, { ...ctx, options: options.get(name) });
     } catch (err) {
       if (err instanceof InputError) throw new UnrecoverableError(err.message);
       throw err;
     }
+    // Unrecoverable too: the same input would give a result just as infinite.
+    const problem = resultProblem(result ?? null);
+    if (problem) throw new UnrecoverableError(problem);
+    return result ?? null;
   };
 }

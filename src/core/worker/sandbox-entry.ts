@@ -36,9 +36,10 @@ process.on('message', (message: ParentMessage) => {
     taskId,
   };
   run(message.name, message.input, ctx).then(
-    // A result the IPC channel cannot carry (a BigInt, a cycle) fails the task, for good: it would fail again.
+    // The runner has checked that JSON can carry the result; a send that fails all the same fails the
+    // task, for good: it would fail again.
     (value) =>
-      send({ cmd: 'done', taskId, value: value ?? null }).catch((err: Error) =>
+      send({ cmd: 'done', taskId, value }).catch((err: Error) =>
         send({ cmd: 'failed', taskId, error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
       ),
     (err: unknown) => {
