@@ -56,7 +56,13 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
       return states.includes(s.task_status) ? s : undefined;
     }, ms);
   const job = async (id: string) => (await Job.fromId((await tasks.find(id))!.queue, id))!;
-  return { tasks, startWorker, submit, status, reaches, job };
+  /** The events BullMQ wrote to the queue's event stream about task `id`, of the kind `event`. */
+  const events = async (id: string, event: string) => {
+    const entries = await redis.xrange(`${prefix}:tasks:events`, '-', '+');
+    const fields = entries.map(([, list]) => Object.fromEntries(list.flatMap((f, i) => (i % 2 === 0 ? [[f, list[i + 1]]] : []))));
+    return fields.filter((e) => e.jobId === id && e.event === event);
+  };
+  return { tasks, startWorker, submit, status, reaches, job, events };
 }
 
 const FINAL = ['SUCCESS', 'FAILURE', 'REVOKED'];
@@ -297,6 +303,42 @@ describe('progress and results', () => {
     const second = await submit('quiet', { seconds: 2 });
     expect(await reaches(first, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'returned' });
     expect(await reaches(second, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'waited', progress: 0 });
+  });
+
+  it('writes progress at most max_progress_rate times a second, and always the last value', async () => {
+    const { startWorker, submit, reaches, events } = setup({ max_progress_rate: 2 });
+    await startWorker();
+    const id = await submit('chatty', { count: 300 });
+    const final = await reaches(id, FINAL);
+    expect(final).toMatchObject({ task_status: 'SUCCESS', progress: { i: 300, pad: '' } });
+    const seconds = (final.task_result as number) / 1000;
+    // Two a second while it ran, plus the last value once it returned.
+    expect((await events(id, 'progress')).length).toBeLessThanOrEqual(Math.ceil(seconds * 2) + 2);
+  });
+
+  it('fails a task whose progress is over max_progress_bytes, saying so, without retrying it', async () => {
+    const { startWorker, submit, reaches } = setup({ max_progress_bytes: 1024 });
+    await startWorker();
+    const id = await submit('chatty', { count: 1, pad: 2048 });
+    expect(await reaches(id, FINAL)).toMatchObject({
+      task_status: 'FAILURE',
+      error: 'the progress is 2.0 KiB as JSON (2064 bytes), over max_progress_bytes (1 KiB)',
+      attempts: 1,
+    });
+  });
+
+  it('fails a task whose result is over max_result_bytes, saying so, without retrying it, and takes the next task', async () => {
+    const { startWorker, submit, reaches } = setup({ max_result_bytes: 4096 });
+    await startWorker();
+    const id = await submit('big', { bytes: 8192 });
+    const next = await submit('big', { bytes: 4094 });
+    expect(await reaches(id, FINAL)).toMatchObject({
+      task_status: 'FAILURE',
+      error: 'the result is 8.0 KiB as JSON (8194 bytes), over max_result_bytes (4 KiB)',
+      task_result: null,
+      attempts: 1,
+    });
+    expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'x'.repeat(4094) });
   });
 });
 

@@ -5,6 +5,8 @@ import { LOG_LEVELS } from '../process/logger.js';
 
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
 const resultTtl = z.number().int().positive();
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /** The Python ancestor's `celery:` block: broker_url and result_expires are checked as our keys, the rest ignored. */
 export const celery = {
@@ -98,6 +100,12 @@ export const workerConfigSchema = z.strictObject({
    * with the worker and keeps it for good.
    */
   service_idle_exit: z.number().min(0).default(300),
+  /** Largest progress value a task may report, in bytes of JSON; a larger one fails the task. */
+  max_progress_bytes: z.number().int().positive().max(16 * MiB).default(64 * KiB),
+  /** Progress writes per second per task; a service that reports faster has its updates coalesced, the latest kept. */
+  max_progress_rate: z.number().positive().max(1000).default(5),
+  /** Largest result a task may return, in bytes of JSON; a larger one fails the task. Redis strings stop at 512 MiB. */
+  max_result_bytes: z.number().int().positive().max(512 * MiB).default(4 * MiB),
   /** Seconds a task's lock lasts without renewal: how soon a dead worker's task can be taken back. */
   lock_duration: z.number().positive().default(15),
   /** Seconds between checks for tasks whose worker died (BullMQ's stalled check). */

@@ -1,5 +1,6 @@
 // The messages between a worker and its service process, and the setup the process is started with.
 // Types only: the service process reads them without loading the worker's modules (BullMQ among them).
+import type { OutputLimits } from './output.js';
 
 /** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
 export interface SandboxSetup {
@@ -7,6 +8,7 @@ export interface SandboxSetup {
   queue: string;
   logLevel: string;
   options: [string, unknown][];
+  limits: OutputLimits;
 }
 
 export type ParentMessage =

@@ -18,7 +18,7 @@ process.on('disconnect', () => process.exit(0));
 
 const services = await loadServices(setup.registry);
 // Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
-const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options));
+const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options), setup.limits);
 const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });
 let controller: AbortController | undefined;
 
