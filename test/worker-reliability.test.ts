@@ -41,9 +41,9 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
   const url = own?.url ?? redisUrl();
   const tasks = new TaskQueues({ connection: own?.connection ?? redis, prefix, resultTtl: 600, services });
   if (!own) opened.push({ tasks, prefix });
-  const startWorker = async ({ wait = true, queue = 'tasks' } = {}) => {
+  const startWorker = async ({ wait = true, queue = 'tasks', env = {} as Record<string, string> } = {}) => {
     const file = writeYaml({ queue_prefix: prefix, queue, ...config }, 'worker_config.yaml');
-    const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: url });
+    const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: url, ...env });
     started.push(proc);
     if (wait) await proc.waitFor(/worker started/);
     return proc;
@@ -77,6 +77,12 @@ function serviceProcesses(pid: number): number[] {
     }
   });
 }
+/**
+ * The service process started with the worker: a timeout counts the process's start, which can take a
+ * second on a busy machine, and tests of 1-second timeouts mean to time the service.
+ */
+const WARM = { service_idle_exit: 0 };
+
 /** Short locks, so a dead worker's task comes back in seconds rather than the default 30. */
 const FAST_RECOVERY = { lock_duration: 2, stalled_interval: 1 };
 
@@ -121,6 +127,26 @@ describe('a worker killed mid-task', () => {
     }, 60_000, 250);
     expect(final.task_status).toBe('FAILURE');
     expect(final.error).toMatch(/worker died while running it/);
+  });
+});
+
+describe('a service process that never becomes ready', () => {
+  const hang = { env: { TEST_SERVICE_START: 'hang' } };
+
+  it('fails the task at its timeout all the same', async () => {
+    const { startWorker, submit, reaches } = setup({ default_timeout: 2, kill_after: 1 });
+    await startWorker(hang);
+    const id = await submit('pid', {});
+    expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 2 s' });
+  });
+
+  it('does not hold up a worker sent SIGTERM: the task goes back to the queue within shutdown_grace', async () => {
+    const { startWorker, submit, reaches, status } = setup({ shutdown_grace: 1, kill_after: 1 });
+    const worker = await startWorker(hang);
+    const id = await submit('pid', {});
+    await reaches(id, ['STARTED']);
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    expect((await status(id)).task_status).toBe('PENDING');
   });
 });
 
@@ -215,7 +241,7 @@ describe('a CPU-bound task', () => {
 
 describe('deadlines, retries and cancellation', () => {
   it('fails a task at its timeout, kills it when it ignores the signal, and takes the next task', async () => {
-    const { startWorker, submit, reaches } = setup({ kill_after: 1 });
+    const { startWorker, submit, reaches } = setup({ kill_after: 1, ...WARM });
     const worker = await startWorker();
     const runaway = await submit('stubborn', {});
     const next = await submit('maths', { a: 1, b: 2 });
@@ -225,7 +251,7 @@ describe('deadlines, retries and cancellation', () => {
   });
 
   it('fails a task that returns after its timeout: a partial result is not a success', async () => {
-    const { startWorker, submit, reaches } = setup();
+    const { startWorker, submit, reaches } = setup(WARM);
     await startWorker();
     const id = await submit('partial', {});
     expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s', task_result: null });
@@ -244,7 +270,7 @@ describe('deadlines, retries and cancellation', () => {
   });
 
   it('stops a service that declares no timeout at the worker\'s default_timeout', async () => {
-    const { startWorker, submit, reaches } = setup({ default_timeout: 1 });
+    const { startWorker, submit, reaches } = setup({ default_timeout: 1, ...WARM });
     expect(services.find((s) => s.name === 'sleep')!.timeout).toBeUndefined();
     await startWorker();
     const id = await submit('sleep', { seconds: 30 });

@@ -8,7 +8,10 @@ export interface SandboxRun {
   name: string;
   input: unknown;
   taskId: string;
-  /** Aborting it aborts the service's `ctx.signal`; after `killAfterMs` more the process is killed. */
+  /**
+   * Aborting it aborts the service's `ctx.signal`; after `killAfterMs` more the process is killed. It
+   * bounds the process's start too: a process still starting when it aborts is killed at once.
+   */
   signal: AbortSignal;
   killAfterMs: number;
   onProgress(value: number | object): void;
@@ -68,8 +71,43 @@ export class Sandbox {
   /** Runs one task; rejects with the service's error, or when its process dies or is killed. */
   async run(task: SandboxRun): Promise<unknown> {
     clearTimeout(this.idleTimer);
+    try {
+      const child = await this.started(task.signal);
+      return await this.exchange(child, task);
+    } finally {
+      // Between tasks the process holds nothing of a task's, so stopping it loses nothing; unref'd, the
+      // timer does not keep a stopping worker alive.
+      if (this.idleExitMs > 0) this.idleTimer = setTimeout(() => this.kill(), this.idleExitMs).unref();
+    }
+  }
+
+  /**
+   * The service process, started if need be. If `signal` aborts while it is still starting, it is killed
+   * (it holds nothing of the task yet, and a start that hangs would hang every later task too), and this
+   * rejects with the signal's reason: the task's deadline and cancel cover the start as well.
+   */
+  private async started(signal: AbortSignal): Promise<ChildProcess> {
     this.child ??= this.start();
-    const child = await this.child;
+    const child = this.child;
+    let onAbort!: () => void;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+    });
+    try {
+      // A process already up wins over a signal already aborted: the service then sees its signal aborted.
+      return await Promise.race([child, aborted]);
+    } catch (err) {
+      if (signal.aborted && this.child === child) this.kill();
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Sends the task to the process, and waits for its result, its error or its death. */
+  private async exchange(child: ChildProcess, task: SandboxRun): Promise<unknown> {
     let killTimer: NodeJS.Timeout | undefined;
     let onMessage!: (m: ChildMessage) => void;
     let onExit!: (code: number | null, signal: NodeJS.Signals | null) => void;
@@ -99,9 +137,6 @@ export class Sandbox {
       task.signal.removeEventListener('abort', onAbort);
       child.off('message', onMessage);
       child.off('exit', onExit);
-      // Between tasks the process holds nothing of a task's, so stopping it loses nothing; unref'd, the
-      // timer does not keep a stopping worker alive.
-      if (this.idleExitMs > 0) this.idleTimer = setTimeout(() => this.kill(), this.idleExitMs).unref();
     }
   }
 
