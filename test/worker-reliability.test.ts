@@ -77,6 +77,26 @@ function serviceProcesses(pid: number): number[] {
     }
   });
 }
+/** Whether process `pid` runs; a zombie (dead, not yet reaped by its parent) does not. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once process `pid` has ended; kills it (it is the test's) and throws if it runs on for `ms`. */
+async function ended(pid: number, ms = 5000): Promise<void> {
+  try {
+    await eventually(async () => (alive(pid) ? undefined : true), ms);
+  } catch {
+    process.kill(pid, 'SIGKILL');
+    throw new Error(`process ${pid} still runs ${ms} ms later`);
+  }
+}
+
 /**
  * The service process started with the worker: a timeout counts the process's start, which can take a
  * second on a busy machine, and tests of 1-second timeouts mean to time the service.
@@ -127,6 +147,29 @@ describe('a worker killed mid-task', () => {
     }, 60_000, 250);
     expect(final.task_status).toBe('FAILURE');
     expect(final.error).toMatch(/worker died while running it/);
+  });
+});
+
+describe('what a service starts', () => {
+  const loop = async (config: Record<string, unknown>) => {
+    const { startWorker, submit, reaches } = setup(config);
+    const worker = await startWorker();
+    const file = join(dir, `loop-${Math.random().toString(36).slice(2)}`);
+    const id = await submit('loop', { file });
+    const pid = await eventually(async () => (existsSync(`${file}.pid`) ? Number(readFileSync(`${file}.pid`, 'utf8')) || undefined : undefined));
+    return { worker, id, pid, reaches };
+  };
+
+  it('ends with it when its task times out', async () => {
+    const { id, pid, reaches } = await loop({ default_timeout: 1, kill_after: 1, ...WARM });
+    expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s' });
+    await ended(pid);
+  });
+
+  it('ends with it when the worker shuts down', async () => {
+    const { worker, pid } = await loop({ shutdown_grace: 1, kill_after: 1 });
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    await ended(pid);
   });
 });
 

@@ -10,7 +10,8 @@ const setup = JSON.parse(process.env.SELFHOST_SANDBOX ?? '{}') as SandboxSetup;
 const send = (message: ChildMessage) =>
   new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
 
-// Signals are for the worker: Ctrl-C reaches the whole process group, and the worker decides when to stop us.
+// Signals are for the worker, which decides when to stop us. This process leads a process group (and a
+// session) of its own, so Ctrl-C in a terminal does not reach it; a SIGTERM or SIGINT sent to it is ignored.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 // The worker is gone (even SIGKILLed): nobody will take our result, so stop.

@@ -24,6 +24,9 @@ const ENTRY = fileURLToPath(new URL(`./sandbox-entry${import.meta.url.slice(impo
  * One service process, started on first use, kept between tasks, replaced after it dies or is killed.
  * With `idleExitMs`, it is stopped once it has run no task for that long, and the next task starts another:
  * an idle worker then holds one process instead of two.
+ *
+ * The service process leads a process group of its own, and every kill takes the whole group: what a
+ * service started (a shell loop, a converter) ends with it.
  */
 export class Sandbox {
   private child?: Promise<ChildProcess>;
@@ -44,7 +47,10 @@ export class Sandbox {
       env: { ...process.env, SELFHOST_SANDBOX: JSON.stringify(this.setup) },
       // Node's flags (tsx in development) carry over, but not a debugger's: its port is the worker's.
       execArgv: process.execArgv.filter((arg) => !arg.startsWith('--inspect')),
+      // Its output is the worker's; `detached` makes it a process group leader (and keeps Ctrl-C, which
+      // reaches the terminal's group, for the worker, which decides when to stop it).
       stdio: 'inherit',
+      detached: true,
     });
     const started = new Promise<ChildProcess>((resolve, reject) => {
       child.once('message', () => resolve(child));
@@ -54,6 +60,8 @@ export class Sandbox {
     // A send to a process that just died fails here; its 'exit' tells the running task.
     child.on('error', () => {});
     child.once('exit', () => {
+      // What it started may outlive it; it goes too.
+      killGroup(child);
       if (this.proc !== child) return;
       this.proc = undefined;
       this.child = undefined;
@@ -140,12 +148,22 @@ export class Sandbox {
     }
   }
 
-  /** Kills the service process at once (SIGKILL: a blocked event loop cannot refuse it). */
+  /** Kills the service process and all it started at once (SIGKILL: a blocked event loop cannot refuse it). */
   kill(): void {
     clearTimeout(this.idleTimer);
-    this.proc?.kill('SIGKILL');
+    if (this.proc) killGroup(this.proc);
     this.proc = undefined;
     this.child = undefined;
+  }
+}
+
+/** SIGKILL to the process group `child` leads; nothing when the group is gone. */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing of the group is left.
   }
 }
 
