@@ -193,6 +193,20 @@ describe('a service process that never becomes ready', () => {
   });
 });
 
+describe('a worker killed with SIGKILL', () => {
+  it('takes its service process with it, even one that blocks its event loop, so the retry is the only run', async () => {
+    const { startWorker, submit } = setup();
+    const worker = await startWorker();
+    const file = join(dir, 'spin-orphaned');
+    await submit('spin', { seconds: 60, file });
+    await eventually(async () => (existsSync(file) ? true : undefined));
+    const [servicePid] = serviceProcesses(worker.child.pid!);
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    await ended(servicePid);
+  });
+});
+
 describe('a service process that dies', () => {
   it('fails its task, saying so, and the worker goes on with a new one', async () => {
     const { startWorker, submit, reaches } = setup();

@@ -1,5 +1,5 @@
 // The worker's side of its service process: start it, run one task in it, abort it, and kill it if it will not stop.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError } from '../redis/bullmq.js';
 import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
@@ -26,12 +26,14 @@ const ENTRY = fileURLToPath(new URL(`./sandbox-entry${import.meta.url.slice(impo
  * an idle worker then holds one process instead of two.
  *
  * The service process leads a process group of its own, and every kill takes the whole group: what a
- * service started (a shell loop, a converter) ends with it.
+ * service started (a shell loop, a converter) ends with it. A watchdog kills the group when this process
+ * dies, however it dies (see `watchdog`).
  */
 export class Sandbox {
   private child?: Promise<ChildProcess>;
-  /** The same process, held synchronously so that an exiting worker can still kill it. */
+  /** The same process, held synchronously so that an exiting worker can still kill it, and its watchdog. */
   private proc?: ChildProcess;
+  private dog?: ChildProcess;
   private idleTimer?: NodeJS.Timeout;
 
   constructor(
@@ -56,14 +58,18 @@ export class Sandbox {
       child.once('message', () => resolve(child));
       child.once('exit', (code, signal) => reject(new Error(`the service process could not start (exit ${code ?? signal})`)));
     });
+    const dog = child.pid === undefined ? undefined : watchdog(child.pid);
     this.proc = child;
+    this.dog = dog;
     // A send to a process that just died fails here; its 'exit' tells the running task.
     child.on('error', () => {});
     child.once('exit', () => {
       // What it started may outlive it; it goes too.
       killGroup(child);
+      dog?.kill('SIGKILL');
       if (this.proc !== child) return;
       this.proc = undefined;
+      this.dog = undefined;
       this.child = undefined;
     });
     started.catch(() => {});
@@ -152,7 +158,9 @@ export class Sandbox {
   kill(): void {
     clearTimeout(this.idleTimer);
     if (this.proc) killGroup(this.proc);
+    this.dog?.kill('SIGKILL');
     this.proc = undefined;
+    this.dog = undefined;
     this.child = undefined;
   }
 }
@@ -165,6 +173,28 @@ function killGroup(child: ChildProcess): void {
   } catch {
     // ESRCH: nothing of the group is left.
   }
+}
+
+/**
+ * Starts a watchdog that kills process group `pgid` when this process dies, even by SIGKILL: a shell that
+ * reads a pipe only this process holds open. The kernel closes the pipe when this process ends, however
+ * it ends; the read returns, and the shell kills the group. The service process cannot watch for this
+ * itself: a service that blocks its event loop for minutes would never see its IPC channel close, and
+ * would run on, the task's retry running beside it on another worker.
+ *
+ * The watchdog has a session of its own, so Ctrl-C does not stop it before the worker's shutdown is done.
+ */
+function watchdog(pgid: number): ChildProcess {
+  const dog = spawn('/bin/sh', ['-c', 'read _; kill -s KILL -- "-$1"', 'selfhost-watchdog', String(pgid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  // Without /bin/sh the service process still leaves on its own when its event loop is free to see the worker gone.
+  dog.on('error', () => {});
+  // Neither the watchdog nor its pipe keeps the worker running.
+  dog.unref();
+  (dog.stdin as unknown as { unref(): void }).unref();
+  return dog;
 }
 
 /** Rebuilds an error sent over IPC, keeping "do not retry" for BullMQ. */
