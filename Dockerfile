@@ -22,6 +22,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:${NODE_VERSION}-slim
+# tini runs as PID 1: it passes signals on to node and reaps zombies. A worker's service process leads a
+# process group of its own, and whatever it started that outlives it is re-parented to PID 1; node as
+# PID 1 would never reap it.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini \
+  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
@@ -34,5 +40,7 @@ EXPOSE 8000
 # their health_port instead (compose.yaml and deploy/k8s/ override this for them).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# node itself is the process (not npm), so SIGTERM reaches the app's graceful shutdown.
+# node under tini (not npm), so SIGTERM reaches the app's graceful shutdown; `docker run IMAGE node
+# dist/worker.js` replaces the command and keeps tini.
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/server.js"]

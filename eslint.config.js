@@ -46,9 +46,9 @@ export default tseslint.config(
   {
     // The service process runs these and the services: it loads no BullMQ, ioredis or Hono, so a
     // service process stays small and a service cannot reach the queue.
-    files: ['src/core/worker/sandbox-entry.ts', 'src/core/worker/dispatch.ts', 'src/core/worker/protocol.ts'],
+    files: ['src/core/worker/sandbox-entry.ts', 'src/core/worker/dispatch.ts', 'src/core/worker/protocol.ts', 'src/core/worker/output.ts'],
     rules: restrict(
-      ['../*/**', '!../process/**', '!../service/**', './*', '!./dispatch.js', '!./protocol.js', ...HTTP, ...QUEUE],
+      ['../*/**', '!../process/**', '!../service/**', './*', '!./dispatch.js', '!./protocol.js', '!./output.js', ...HTTP, ...QUEUE],
       'The service process loads no BullMQ, ioredis or Hono: see docs/architecture.md.',
     ),
   },

@@ -17,6 +17,8 @@ import { workerConfigSchema, type WorkerConfig } from '../src/core/config/schema
 import { deletePrefix, redisUrl, ROOT, services, uniquePrefix } from './helpers.js';
 
 const K8S = join(ROOT, 'deploy/k8s');
+/** The image's init, as installed by Debian's `tini` package. */
+const TINI = ['/usr/bin/tini', '--'];
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any };
@@ -118,7 +120,9 @@ describe('Kubernetes manifests', () => {
     expect(config.queue).toBe(queue);
     const spec = podSpec(name);
     const [container] = spec.containers;
-    expect(container.command).toEqual(['node', 'dist/worker.js']);
+    // Under tini, which reaps what a service's processes leave behind: a pod's command replaces the image's ENTRYPOINT.
+    expect(container.command).toEqual(TINI);
+    expect(container.args).toEqual(['node', 'dist/worker.js']);
     expect(container.ports).toContainEqual({ name: 'health', containerPort: config.health_port });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(container.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
@@ -236,6 +240,8 @@ describe('compose.yaml', () => {
     const defaults = workerConfigSchema.parse({});
     expect(parseInt(worker.stop_grace_period, 10)).toBeGreaterThan(defaults.shutdown_grace + defaults.kill_after + SHUTDOWN_MARGIN);
     for (const s of [server, worker]) expect(s.depends_on.redis.condition).toBe('service_healthy');
+    // The image's ENTRYPOINT is its init (tini); Compose's own `init: true` would start a second one.
+    for (const s of [server, worker]) expect(s.init).toBeUndefined();
   });
 });
 
@@ -261,12 +267,17 @@ describe('Dockerfile', () => {
     expect(lines.some((l) => /^RUN npm run build$/.test(l))).toBe(true);
   });
 
-  it('runs as a non-root user, with node as the process and a HEALTHCHECK on the server', () => {
+  it('runs as a non-root user, with node under tini and a HEALTHCHECK on the server', () => {
     const users = instruction('USER');
     expect(users.length).toBeGreaterThan(0);
     const user = users.at(-1)!.split(/\s+/)[1].split(':')[0];
     expect(['root', '0']).not.toContain(user);
     expect(JSON.parse(instruction('CMD')[0].slice(4))).toEqual(['node', 'dist/server.js']);
+    // tini as PID 1 reaps zombies, and is installed in the final stage, as root, before USER.
+    expect(JSON.parse(instruction('ENTRYPOINT')[0].slice('ENTRYPOINT '.length))).toEqual(TINI);
+    const install = final.findIndex((l) => /^RUN apt-get update\s+&&\s+apt-get install -y --no-install-recommends tini\b/.test(l));
+    expect(install).toBeGreaterThan(0);
+    expect(install).toBeLessThan(final.findIndex((l) => l.startsWith('USER ')));
     expect(instruction('HEALTHCHECK')[0]).toContain('/healthz');
   });
 

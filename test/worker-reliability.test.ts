@@ -41,9 +41,9 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
   const url = own?.url ?? redisUrl();
   const tasks = new TaskQueues({ connection: own?.connection ?? redis, prefix, resultTtl: 600, services });
   if (!own) opened.push({ tasks, prefix });
-  const startWorker = async ({ wait = true, queue = 'tasks' } = {}) => {
+  const startWorker = async ({ wait = true, queue = 'tasks', env = {} as Record<string, string> } = {}) => {
     const file = writeYaml({ queue_prefix: prefix, queue, ...config }, 'worker_config.yaml');
-    const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: url });
+    const proc = startProcess('test/fixtures/worker.ts', { CONFIG_FILENAME: file, REDIS_URL: url, ...env });
     started.push(proc);
     if (wait) await proc.waitFor(/worker started/);
     return proc;
@@ -56,7 +56,13 @@ function setup(config: Record<string, unknown> = {}, own?: { url: string; connec
       return states.includes(s.task_status) ? s : undefined;
     }, ms);
   const job = async (id: string) => (await Job.fromId((await tasks.find(id))!.queue, id))!;
-  return { tasks, startWorker, submit, status, reaches, job };
+  /** The events BullMQ wrote to the queue's event stream about task `id`, of the kind `event`. */
+  const events = async (id: string, event: string) => {
+    const entries = await redis.xrange(`${prefix}:tasks:events`, '-', '+');
+    const fields = entries.map(([, list]) => Object.fromEntries(list.flatMap((f, i) => (i % 2 === 0 ? [[f, list[i + 1]]] : []))));
+    return fields.filter((e) => e.jobId === id && e.event === event);
+  };
+  return { tasks, startWorker, submit, status, reaches, job, events };
 }
 
 const FINAL = ['SUCCESS', 'FAILURE', 'REVOKED'];
@@ -71,6 +77,32 @@ function serviceProcesses(pid: number): number[] {
     }
   });
 }
+/** Whether process `pid` runs; a zombie (dead, not yet reaped by its parent) does not. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once process `pid` has ended; kills it (it is the test's) and throws if it runs on for `ms`. */
+async function ended(pid: number, ms = 5000): Promise<void> {
+  try {
+    await eventually(async () => (alive(pid) ? undefined : true), ms);
+  } catch {
+    process.kill(pid, 'SIGKILL');
+    throw new Error(`process ${pid} still runs ${ms} ms later`);
+  }
+}
+
+/**
+ * The service process started with the worker: a timeout counts the process's start, which can take a
+ * second on a busy machine, and tests of 1-second timeouts mean to time the service.
+ */
+const WARM = { service_idle_exit: 0 };
+
 /** Short locks, so a dead worker's task comes back in seconds rather than the default 30. */
 const FAST_RECOVERY = { lock_duration: 2, stalled_interval: 1 };
 
@@ -115,6 +147,63 @@ describe('a worker killed mid-task', () => {
     }, 60_000, 250);
     expect(final.task_status).toBe('FAILURE');
     expect(final.error).toMatch(/worker died while running it/);
+  });
+});
+
+describe('what a service starts', () => {
+  const loop = async (config: Record<string, unknown>) => {
+    const { startWorker, submit, reaches } = setup(config);
+    const worker = await startWorker();
+    const file = join(dir, `loop-${Math.random().toString(36).slice(2)}`);
+    const id = await submit('loop', { file });
+    const pid = await eventually(async () => (existsSync(`${file}.pid`) ? Number(readFileSync(`${file}.pid`, 'utf8')) || undefined : undefined));
+    return { worker, id, pid, reaches };
+  };
+
+  it('ends with it when its task times out', async () => {
+    const { id, pid, reaches } = await loop({ default_timeout: 1, kill_after: 1, ...WARM });
+    expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s' });
+    await ended(pid);
+  });
+
+  it('ends with it when the worker shuts down', async () => {
+    const { worker, pid } = await loop({ shutdown_grace: 1, kill_after: 1 });
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    await ended(pid);
+  });
+});
+
+describe('a service process that never becomes ready', () => {
+  const hang = { env: { TEST_SERVICE_START: 'hang' } };
+
+  it('fails the task at its timeout all the same', async () => {
+    const { startWorker, submit, reaches } = setup({ default_timeout: 2, kill_after: 1 });
+    await startWorker(hang);
+    const id = await submit('pid', {});
+    expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 2 s' });
+  });
+
+  it('does not hold up a worker sent SIGTERM: the task goes back to the queue within shutdown_grace', async () => {
+    const { startWorker, submit, reaches, status } = setup({ shutdown_grace: 1, kill_after: 1 });
+    const worker = await startWorker(hang);
+    const id = await submit('pid', {});
+    await reaches(id, ['STARTED']);
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    expect((await status(id)).task_status).toBe('PENDING');
+  });
+});
+
+describe('a worker killed with SIGKILL', () => {
+  it('takes its service process with it, even one that blocks its event loop, so the retry is the only run', async () => {
+    const { startWorker, submit } = setup();
+    const worker = await startWorker();
+    const file = join(dir, 'spin-orphaned');
+    await submit('spin', { seconds: 60, file });
+    await eventually(async () => (existsSync(file) ? true : undefined));
+    const [servicePid] = serviceProcesses(worker.child.pid!);
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    await ended(servicePid);
   });
 });
 
@@ -209,7 +298,7 @@ describe('a CPU-bound task', () => {
 
 describe('deadlines, retries and cancellation', () => {
   it('fails a task at its timeout, kills it when it ignores the signal, and takes the next task', async () => {
-    const { startWorker, submit, reaches } = setup({ kill_after: 1 });
+    const { startWorker, submit, reaches } = setup({ kill_after: 1, ...WARM });
     const worker = await startWorker();
     const runaway = await submit('stubborn', {});
     const next = await submit('maths', { a: 1, b: 2 });
@@ -219,7 +308,7 @@ describe('deadlines, retries and cancellation', () => {
   });
 
   it('fails a task that returns after its timeout: a partial result is not a success', async () => {
-    const { startWorker, submit, reaches } = setup();
+    const { startWorker, submit, reaches } = setup(WARM);
     await startWorker();
     const id = await submit('partial', {});
     expect(await reaches(id, FINAL)).toMatchObject({ task_status: 'FAILURE', error: 'timed out after 1 s', task_result: null });
@@ -238,7 +327,7 @@ describe('deadlines, retries and cancellation', () => {
   });
 
   it('stops a service that declares no timeout at the worker\'s default_timeout', async () => {
-    const { startWorker, submit, reaches } = setup({ default_timeout: 1 });
+    const { startWorker, submit, reaches } = setup({ default_timeout: 1, ...WARM });
     expect(services.find((s) => s.name === 'sleep')!.timeout).toBeUndefined();
     await startWorker();
     const id = await submit('sleep', { seconds: 30 });
@@ -286,6 +375,53 @@ describe('deadlines, retries and cancellation', () => {
     const next = await submit('maths', { a: 2, b: 3 });
     await revoke(tasks, id, 'alice');
     expect(await reaches(next, FINAL, 20_000)).toMatchObject({ task_status: 'SUCCESS', task_result: 105 });
+  });
+});
+
+describe('progress and results', () => {
+  it('shows a task only its own progress, not that of the task before it in the same process', async () => {
+    const { startWorker, submit, reaches } = setup();
+    await startWorker();
+    const first = await submit('late', { seconds: 4 });
+    const second = await submit('quiet', { seconds: 2 });
+    expect(await reaches(first, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'returned' });
+    expect(await reaches(second, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'waited', progress: 0 });
+  });
+
+  it('writes progress at most max_progress_rate times a second, and always the last value', async () => {
+    const { startWorker, submit, reaches, events } = setup({ max_progress_rate: 2 });
+    await startWorker();
+    const id = await submit('chatty', { count: 300 });
+    const final = await reaches(id, FINAL);
+    expect(final).toMatchObject({ task_status: 'SUCCESS', progress: { i: 300, pad: '' } });
+    const seconds = (final.task_result as number) / 1000;
+    // Two a second while it ran, plus the last value once it returned.
+    expect((await events(id, 'progress')).length).toBeLessThanOrEqual(Math.ceil(seconds * 2) + 2);
+  });
+
+  it('fails a task whose progress is over max_progress_bytes, saying so, without retrying it', async () => {
+    const { startWorker, submit, reaches } = setup({ max_progress_bytes: 1024 });
+    await startWorker();
+    const id = await submit('chatty', { count: 1, pad: 2048 });
+    expect(await reaches(id, FINAL)).toMatchObject({
+      task_status: 'FAILURE',
+      error: 'the progress is 2.0 KiB as JSON (2064 bytes), over max_progress_bytes (1 KiB)',
+      attempts: 1,
+    });
+  });
+
+  it('fails a task whose result is over max_result_bytes, saying so, without retrying it, and takes the next task', async () => {
+    const { startWorker, submit, reaches } = setup({ max_result_bytes: 4096 });
+    await startWorker();
+    const id = await submit('big', { bytes: 8192 });
+    const next = await submit('big', { bytes: 4094 });
+    expect(await reaches(id, FINAL)).toMatchObject({
+      task_status: 'FAILURE',
+      error: 'the result is 8.0 KiB as JSON (8194 bytes), over max_result_bytes (4 KiB)',
+      task_result: null,
+      attempts: 1,
+    });
+    expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'x'.repeat(4094) });
   });
 });
 

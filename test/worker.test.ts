@@ -50,6 +50,16 @@ describe('worker', () => {
     expect(await finished(id)).toMatchObject({ task_status: 'FAILURE', error: 'division by zero', attempts: 1, task_result: null });
   });
 
+  it('fails a result JSON cannot carry, (1e308 + 1e308) + 100, rather than store null, and does not retry it', async () => {
+    const id = await tasks.submit(maths, { a: 1e308, b: 1e308 }, 'alice');
+    expect(await finished(id)).toMatchObject({
+      task_status: 'FAILURE',
+      error: 'the result holds a non-finite number (Infinity) at $, which JSON cannot carry',
+      task_result: null,
+      attempts: 1,
+    });
+  });
+
   it('fails input that breaks the schema in the worker too', async () => {
     const id = await tasks.submit(sleep, { seconds: -5 }, 'alice');
     const status = await finished(id);

@@ -20,6 +20,8 @@ function seconds(min: number, max: number, { above = false, whole = false } = {}
 const HOUR = 3600;
 const DAY = 24 * HOUR;
 const resultTtl = seconds(1, 365 * DAY, { whole: true });
+const KiB = 1024;
+const MiB = 1024 * KiB;
 
 /** The Python ancestor's `celery:` block: broker_url and result_expires are checked as our keys, the rest ignored. */
 export const celery = {
@@ -113,6 +115,12 @@ export const workerConfigSchema = z.strictObject({
    * with the worker and keeps it for good.
    */
   service_idle_exit: seconds(0, DAY).default(300),
+  /** Largest progress value a task may report, in bytes of JSON; a larger one fails the task. */
+  max_progress_bytes: z.number().int().positive().max(16 * MiB).default(64 * KiB),
+  /** Progress writes per second per task; a service that reports faster has its updates coalesced, the latest kept. */
+  max_progress_rate: z.number().positive().max(1000).default(5),
+  /** Largest result a task may return, in bytes of JSON; a larger one fails the task. Redis strings stop at 512 MiB. */
+  max_result_bytes: z.number().int().positive().max(512 * MiB).default(4 * MiB),
   /** Seconds a task's lock lasts without renewal: how soon a dead worker's task can be taken back. */
   lock_duration: seconds(0.1, HOUR).default(15),
   /** Seconds between checks for tasks whose worker died (BullMQ's stalled check). */

@@ -1,5 +1,6 @@
 // Runs one task: looks its service up by name, re-validates the input, and calls run(input, ctx).
 import { InputError, inputSchema, type Service, type ServiceContext } from '../service/service.js';
+import { progressProblem, resultProblem, type OutputLimits } from './output.js';
 
 /**
  * A failure no retry can fix. BullMQ knows its UnrecoverableError by name as well as by class, so this
@@ -12,8 +13,11 @@ class UnrecoverableError extends Error {
 /** What a run needs besides the input: everything in `ctx` but the options, which the runner knows. */
 export type RunContext = Omit<ServiceContext, 'options'>;
 
-/** Returns `run(name, input, ctx)`; it throws `UnrecoverableError` for what a retry cannot fix. */
-export function createRunner(services: readonly Service[], options: Map<string, unknown>) {
+/**
+ * Returns `run(name, input, ctx)`; it throws `UnrecoverableError` for what a retry cannot fix. Its result
+ * is what JSON can carry, within `limits` when given (the worker gives its config's; tests may not).
+ */
+export function createRunner(services: readonly Service[], options: Map<string, unknown>, limits?: OutputLimits) {
   const byName = new Map(services.map((s) => [s.name, { service: s, schema: inputSchema(s, options.get(s.name)) }]));
 
   return async (name: string, input: unknown, ctx: RunContext): Promise<unknown> => {
@@ -25,11 +29,25 @@ export function createRunner(services: readonly Service[], options: Map<string, 
       const reasons = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
       throw new UnrecoverableError(`invalid input: ${reasons.join('; ')}`);
     }
+    // A progress value over its limit fails the task, even if the service catches the rejection and goes on.
+    let refused: UnrecoverableError | undefined;
+    const progress = async (value: number | object) => {
+      const problem = limits && progressProblem(value, limits.maxProgressBytes);
+      if (problem) throw (refused ??= new UnrecoverableError(problem));
+      await ctx.progress(value);
+    };
+    let result: unknown;
     try {
-      return await entry.service.run(parsed.data, { ...ctx, options: options.get(name) });
+      result = await entry.service.run(parsed.data, { ...ctx, progress, options: options.get(name) });
     } catch (err) {
+      if (refused) throw refused;
       if (err instanceof InputError) throw new UnrecoverableError(err.message);
       throw err;
     }
+    if (refused) throw refused;
+    // Unrecoverable too: the same input would give a result just as big, or just as infinite.
+    const problem = resultProblem(result ?? null, limits?.maxResultBytes);
+    if (problem) throw new UnrecoverableError(problem);
+    return result ?? null;
   };
 }

@@ -6,6 +6,7 @@ import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
 import { isRevoked } from '../tasks/cancel.js';
 import type { Logger } from '../process/logger.js';
 import type { TaskData } from '../tasks/types.js';
+import { progressWriter } from './progress.js';
 import type { Sandbox } from './sandbox.js';
 import type { Service } from '../service/service.js';
 
@@ -18,6 +19,8 @@ export interface TaskProcessorOptions {
   defaultTimeout: number;
   /** Seconds between aborting a task's signal and killing its process. */
   killAfter: number;
+  /** Progress writes per second per task; faster updates are coalesced. */
+  progressRate: number;
   log: Logger;
 }
 
@@ -53,16 +56,24 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     current = { id: job.id!, stop };
     // Capped at setTimeout's limit (about 24.8 days), beyond which it would fire at once.
     const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), Math.min(timeout * 1000, 2 ** 31 - 1));
+    const progress = progressWriter(
+      (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'progress not saved')),
+      o.progressRate,
+    );
     try {
       if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
-      const result = await o.sandbox.run({
-        name: job.name,
-        input: job.data.input,
-        taskId: job.id!,
-        signal: controller.signal,
-        killAfterMs: o.killAfter * 1000,
-        onProgress: (value) => void job.updateProgress(value).catch((err: Error) => o.log.warn({ err: err.message }, 'progress not saved')),
-      });
+      const result = await o.sandbox
+        .run({
+          name: job.name,
+          input: job.data.input,
+          taskId: job.id!,
+          signal: controller.signal,
+          killAfterMs: o.killAfter * 1000,
+          onProgress: progress.report,
+        })
+        // The last progress is written before the task ends, whichever way: a client that reads the
+        // final status sees it.
+        .finally(() => progress.flush());
       // A service that returns once its signal has aborted hands back a partial result: the task ends
       // as the stop says (timed out, revoked, back to the queue), not as a success.
       if (why) throw controller.signal.reason;

@@ -1,5 +1,6 @@
 // The messages between a worker and its service process, and the setup the process is started with.
 // Types only: the service process reads them without loading the worker's modules (BullMQ among them).
+import type { OutputLimits } from './output.js';
 
 /** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
 export interface SandboxSetup {
@@ -7,14 +8,20 @@ export interface SandboxSetup {
   queue: string;
   logLevel: string;
   options: [string, unknown][];
+  limits: OutputLimits;
 }
 
 export type ParentMessage =
   | { cmd: 'run'; name: string; input: unknown; taskId: string }
   | { cmd: 'abort'; reason: string };
 
+/**
+ * What the service process says about a task. Each message names its task: a service may go on reporting
+ * progress after its run has ended (a timer it left behind), and the worker drops what is not about the
+ * task it is running.
+ */
 export type ChildMessage =
   | { cmd: 'ready' }
-  | { cmd: 'progress'; value: number | object }
-  | { cmd: 'done'; value: unknown }
-  | { cmd: 'failed'; error: { name: string; message: string; stack?: string } };
+  | { cmd: 'progress'; taskId: string; value: number | object }
+  | { cmd: 'done'; taskId: string; value: unknown }
+  | { cmd: 'failed'; taskId: string; error: { name: string; message: string; stack?: string } };

@@ -10,7 +10,8 @@ const setup = JSON.parse(process.env.SELFHOST_SANDBOX ?? '{}') as SandboxSetup;
 const send = (message: ChildMessage) =>
   new Promise<void>((resolve) => process.send!(message, undefined, {}, () => resolve()));
 
-// Signals are for the worker: Ctrl-C reaches the whole process group, and the worker decides when to stop us.
+// Signals are for the worker, which decides when to stop us. This process leads a process group (and a
+// session) of its own, so Ctrl-C in a terminal does not reach it; a SIGTERM or SIGINT sent to it is ignored.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 // The worker is gone (even SIGKILLed): nobody will take our result, so stop.
@@ -18,7 +19,7 @@ process.on('disconnect', () => process.exit(0));
 
 const services = await loadServices(setup.registry);
 // Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
-const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options));
+const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options), setup.limits);
 const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });
 let controller: AbortController | undefined;
 
@@ -28,21 +29,23 @@ process.on('message', (message: ParentMessage) => {
     return;
   }
   controller = new AbortController();
+  const { taskId } = message;
   const ctx = {
-    log: log.child({ task_id: message.taskId, service: message.name }),
-    progress: (value: number | object) => send({ cmd: 'progress', value }),
+    log: log.child({ task_id: taskId, service: message.name }),
+    progress: (value: number | object) => send({ cmd: 'progress', taskId, value }),
     signal: controller.signal,
-    taskId: message.taskId,
+    taskId,
   };
   run(message.name, message.input, ctx).then(
-    // A result the IPC channel cannot carry (a BigInt, a cycle) fails the task, for good: it would fail again.
+    // The runner has checked that JSON can carry the result; a send that fails all the same fails the
+    // task, for good: it would fail again.
     (value) =>
-      send({ cmd: 'done', value: value ?? null }).catch((err: Error) =>
-        send({ cmd: 'failed', error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
+      send({ cmd: 'done', taskId, value }).catch((err: Error) =>
+        send({ cmd: 'failed', taskId, error: { name: 'UnrecoverableError', message: `the result cannot be stored as JSON: ${err.message}` } }),
       ),
     (err: unknown) => {
       const error = err instanceof Error ? err : new Error(String(err));
-      return send({ cmd: 'failed', error: { name: error.name, message: error.message || 'failed', stack: error.stack } });
+      return send({ cmd: 'failed', taskId, error: { name: error.name, message: error.message || 'failed', stack: error.stack } });
     },
   );
 });

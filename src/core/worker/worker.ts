@@ -28,13 +28,14 @@ export async function runWorker(registry: URL): Promise<void> {
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
 
+  const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes };
   const sandbox = new Sandbox(
-    { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions] },
+    { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions], limits },
     config.service_idle_exit * 1000,
   );
   const tasks = taskProcessor({
     services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
-    defaultTimeout: config.default_timeout, killAfter: config.kill_after, log,
+    defaultTimeout: config.default_timeout, killAfter: config.kill_after, progressRate: config.max_progress_rate, log,
   });
   const worker = new Worker(config.queue, tasks.processor, {
     connection,
@@ -63,7 +64,7 @@ export async function runWorker(registry: URL): Promise<void> {
   // process builds the same runner the service process will (a service whose input schema cannot be made
   // from its options throws here) and the service process starts with the first task.
   if (config.service_idle_exit === 0) await sandbox.ready();
-  else createRunner(mine, serviceOptions);
+  else createRunner(mine, serviceOptions, limits);
   const stopWatching = watchRevokes(connection, config.queue_prefix, tasks.revoke, () => void tasks.recheck());
   // The health port first: a worker that cannot bind it stops before it holds a task. Imported only when
   // configured: prom-client and the HTTP server are a few MB a worker without the port does not need.

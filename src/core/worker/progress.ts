@@ -1,0 +1,47 @@
+// A task's progress, written to Redis at most so many times a second: a service may report in a tight
+// loop, and each write is a hash update plus an event that every server's QueueEvents reads.
+
+export interface ProgressWriter {
+  /** Writes `value` now if the rate allows, else when it does, unless a newer value comes first. */
+  report(value: number | object): void;
+  /** Writes the value still waiting, if any, and resolves once every write is done. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Writes through `write` at most `perSecond` values a second, one at a time and in order. A value that
+ * comes too soon waits for its turn, replacing any value already waiting: updates are coalesced, the
+ * latest kept, and `flush()` at the end of the task writes it, so the last progress is never lost.
+ * `write` must not reject.
+ */
+export function progressWriter(write: (value: number | object) => Promise<void>, perSecond: number): ProgressWriter {
+  const gapMs = 1000 / perSecond;
+  let lastAt = -Infinity;
+  let waiting: { value: number | object } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let writes = Promise.resolve();
+
+  const writeWaiting = () => {
+    timer = undefined;
+    if (!waiting) return;
+    const { value } = waiting;
+    waiting = undefined;
+    lastAt = Date.now();
+    writes = writes.then(() => write(value));
+  };
+
+  return {
+    report(value) {
+      waiting = { value };
+      if (timer) return;
+      const wait = lastAt + gapMs - Date.now();
+      if (wait <= 0) writeWaiting();
+      else timer = setTimeout(writeWaiting, wait);
+    },
+    async flush() {
+      clearTimeout(timer);
+      writeWaiting();
+      await writes;
+    },
+  };
+}
