@@ -54,6 +54,20 @@ describe('client address', () => {
     expect(await login('alice', 'alice-password', '2001:db8:1:3::a')).toBe(400);
   });
 
+  it('counts a client as one whatever source port the proxy wrote after its address', async () => {
+    const { login, failures } = await serverTrusting(['127.0.0.1']);
+    for (const [i, hop] of ['203.0.113.5:41234', '203.0.113.5:41235', '203.0.113.5:41236'].entries()) expect(await login(`u${i}`, 'guess', hop)).toBe(401);
+    expect(failures).toEqual(['203.0.113.5', '203.0.113.5', '203.0.113.5']);
+    expect(await login('alice', 'alice-password', '203.0.113.5:50000')).toBe(429);
+    expect(await login('alice', 'alice-password', '203.0.113.5')).toBe(429);
+
+    for (const [i, hop] of ['[2001:db8:5::1]:443', '[2001:db8:5::2]:444', '[2001:db8:5::3]'].entries()) expect(await login(`v${i}`, 'guess', hop)).toBe(401);
+    expect(failures.slice(3)).toEqual(['2001:db8:5::1', '2001:db8:5::2', '2001:db8:5::3']);
+    expect(await login('alice', 'alice-password', '[2001:db8:5::9]:8443')).toBe(429);
+    // A trusted proxy named with a port is still the proxy: the client is the hop before it.
+    expect(await login('bob', 'bob-password', '198.51.100.20, 127.0.0.1:8080')).toBe(400);
+  });
+
   it('without trusted proxies, uses the socket address whatever X-Forwarded-For says', async () => {
     const { login, failures } = await serverTrusting([]);
     for (const [i, user] of ['u1', 'u2', 'u3'].entries()) expect(await login(user, 'guess', `198.51.100.${i}`)).toBe(401);
