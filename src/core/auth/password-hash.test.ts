@@ -1,6 +1,6 @@
 import bcrypt from 'bcryptjs';
 import { describe, expect, it } from 'vitest';
-import { describeHash, dummyHash, parseHash, verifyPassword, weakness } from './password-hash.js';
+import { describeHash, dummyHash, hashRefusal, parseHash, verifyPassword, weakness } from './password-hash.js';
 
 // Made by Werkzeug's generate_password_hash, as the ancestor's server_config.yaml holds them.
 const WERKZEUG_PBKDF2 = 'pbkdf2:sha256:260000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6';
@@ -23,7 +23,18 @@ describe('password hashes', () => {
   it('recognises nothing but well-formed hashes', () => {
     for (const text of ['correct horse', 'sha256$salt$abcd', 'pbkdf2:sha256$salt$abcd', 'pbkdf2:md5:1000$s$abcd', 'scrypt:1000:8:1$s$abcd', 'scrypt:32768:8:1$s$abc', '$2b$12$short', '']) {
       expect(parseHash(text), text).toBeUndefined();
+      expect(hashRefusal(text), text).toBeDefined();
     }
+  });
+
+  it('refuses bcrypt hashes that bcryptjs cannot verify, saying so', () => {
+    const digest = bcrypt.hashSync('x', 4).slice(7);
+    // $2x$ and a cost out of 04-31 make bcryptjs throw; a 59-character $2$ fails every password at once.
+    for (const text of [`$2x$10$${digest}`, `$2b$03$${digest}`, `$2b$32$${digest}`, `$2$10$${digest}`, `$2$10$${digest.slice(1)}`]) {
+      expect(parseHash(text), text).toBeUndefined();
+      expect(hashRefusal(text), text).toMatch(/^a bcrypt hash this server cannot verify/);
+    }
+    expect(hashRefusal(`$2b$10$${digest}`)).toBeUndefined();
   });
 
   it('flags cheap hashes', () => {

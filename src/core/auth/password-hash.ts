@@ -14,7 +14,12 @@ export type PasswordHash =
   | { scheme: 'pbkdf2'; digest: string; iterations: number; salt: string; key: Buffer }
   | { scheme: 'scrypt'; N: number; r: number; p: number; salt: string; key: Buffer };
 
-const BCRYPT = /^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+/**
+ * What bcryptjs can verify: `$2a$`, `$2b$`, `$2y$`, cost 04 to 31. It throws on `$2x$` and on costs out of
+ * range, and fails any password at once for `$2$` (59 characters): such a user could never sign in, and
+ * the quick answer would tell a guesser the user exists.
+ */
+const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 const PBKDF2 = /^pbkdf2:(sha1|sha224|sha256|sha384|sha512):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
 const SCRYPT = /^scrypt:(\d+):(\d+):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
 
@@ -55,6 +60,13 @@ export async function verifyPassword(password: string, hash: PasswordHash): Prom
       return timingSafeEqual(key, hash.key);
     }
   }
+}
+
+/** Why `text` is not a hash this server can use, for the config error; `undefined` when it is one. */
+export function hashRefusal(text: string): string | undefined {
+  if (parseHash(text)) return undefined;
+  if (text.startsWith('$2')) return 'a bcrypt hash this server cannot verify (it takes $2a$, $2b$ or $2y$ with a cost from 04 to 31)';
+  return 'not a recognised password hash (bcrypt, pbkdf2 or scrypt)';
 }
 
 /** The scheme and its cost, e.g. "bcrypt cost 12", "pbkdf2:sha256 260000 iterations". */

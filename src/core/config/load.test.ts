@@ -57,6 +57,14 @@ describe('server config', () => {
     expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: auth.trusted_proxies.1:`);
   });
 
+  it('refuses hashes the server cannot verify and user names with a colon, naming the user', () => {
+    const digest = hash.slice(7);
+    const file = writeYaml({ httpauth: { x: `$2x$10$${digest}`, low: `$2b$03$${digest}`, short: `$2$10$${digest}`, 'ops:admin': hash } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
+    for (const user of ['x', 'low', 'short']) expect(message).toContain(`${file}: httpauth.${user}: a bcrypt hash this server cannot verify`);
+    expect(message).toContain(`${file}: httpauth.ops:admin: a user name cannot contain ":"`);
+  });
+
   it('says when the file is missing or is not YAML', () => {
     expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: '/nonexistent/server.yaml' }))).toBe(
       '/nonexistent/server.yaml: cannot read the file (ENOENT)',

@@ -1,6 +1,6 @@
 // The config files' schemas: every key, its bounds and its default. Defaults live here and nowhere else.
 import { z } from 'zod';
-import { EXAMPLE_HASH, parseHash } from '../auth/password-hash.js';
+import { EXAMPLE_HASH, hashRefusal } from '../auth/password-hash.js';
 import { LOG_LEVELS } from '../process/logger.js';
 
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
@@ -65,7 +65,9 @@ export const serverConfigSchema = z.strictObject({
 }).superRefine(({ dashboard, httpauth, environment }, ctx) => {
   const make = 'make one with: npm run hash-password';
   for (const [user, hash] of Object.entries(httpauth)) {
-    if (!parseHash(hash)) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: `not a recognised password hash (bcrypt, pbkdf2 or scrypt); ${make}` });
+    const refusal = hashRefusal(hash);
+    if (refusal) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: `${refusal}; ${make}` });
+    if (user.includes(':')) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: 'a user name cannot contain ":": basic auth ends the user name at the first one, so this user could never sign in' });
   }
   if (environment === 'production') {
     if (Object.keys(httpauth).length === 0) ctx.addIssue({ code: 'custom', path: ['httpauth'], message: `no users: nobody could sign in; add one with a hash (${make})` });
