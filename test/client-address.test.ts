@@ -11,8 +11,8 @@ const closers: (() => Promise<unknown>)[] = [];
 
 afterAll(() => Promise.all(closers.map((close) => close())));
 
-/** A listening server with max_failures 3; `failures` lists the addresses its log blamed. */
-async function serverTrusting(trusted_proxies: string[]) {
+/** A listening server with max_failures 3 and any other `auth` settings; `failures` lists the addresses its log blamed. */
+async function serverTrusting(trusted_proxies: string[], auth: object = {}) {
   const failures: string[] = [];
   const sink = new Writable({
     write: (chunk, _enc, done) => {
@@ -21,7 +21,7 @@ async function serverTrusting(trusted_proxies: string[]) {
       done();
     },
   });
-  const { app, close } = testApp({ auth: { max_failures: 3, trusted_proxies } }, { log: pino({ level: 'info' }, sink) });
+  const { app, close } = testApp({ auth: { max_failures: 3, trusted_proxies, ...auth } }, { log: pino({ level: 'info' }, sink) });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
@@ -52,6 +52,14 @@ describe('client address', () => {
     expect(failures).toEqual(network);
     expect(await login('alice', 'alice-password', '2001:db8:1:2::7')).toBe(429);
     expect(await login('alice', 'alice-password', '2001:db8:1:3::a')).toBe(400);
+  });
+
+  it('counts IPv6 clients by a wider network when ipv6_prefix says so', async () => {
+    const { login } = await serverTrusting(['127.0.0.1'], { ipv6_prefix: 56 });
+    // Three /64s of one /56: 2001:db8:1:200::/56 holds 2001:db8:1:200:: to 2001:db8:1:2ff:ffff:...
+    for (const [i, address] of ['2001:db8:1:201::a', '2001:db8:1:2fe::b', '2001:db8:1:2aa::c'].entries()) expect(await login(`u${i}`, 'guess', address)).toBe(401);
+    expect(await login('alice', 'alice-password', '2001:db8:1:255::7')).toBe(429);
+    expect(await login('alice', 'alice-password', '2001:db8:1:300::a')).toBe(400);
   });
 
   it('counts a client as one whatever source port the proxy wrote after its address', async () => {

@@ -1,10 +1,7 @@
-// Password hashes in `httpauth`: bcrypt, and the ancestor's Werkzeug pbkdf2 and scrypt hashes, verified with node:crypto.
-import { pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
+// Password hashes in `httpauth`: bcrypt, and the ancestor's Werkzeug pbkdf2 and scrypt hashes. Their
+// formats; hash-pool.ts checks passwords against them.
+import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-
-const pbkdf2Async = promisify(pbkdf2);
-const scryptAsync = promisify(scrypt) as (pw: string, salt: string, len: number, opts: object) => Promise<Buffer>;
 
 /** The hash shipped in server_config.yaml.example (password "change me"): refused outside development. */
 export const EXAMPLE_HASH = '$2b$12$pr2kokT7Z8FoaWbJmZ2pReaDENRJsAstITjpMp8AxjINkSy7/F31m';
@@ -24,7 +21,7 @@ const PBKDF2 = /^pbkdf2:(sha1|sha224|sha256|sha384|sha512):(\d+)\$([^$]+)\$([0-9
 const SCRYPT = /^scrypt:(\d+):(\d+):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
 
 /** Werkzeug's scrypt memory bound; node's default (32 MiB) is too small for N = 32768, r = 8. */
-const scryptMaxmem = (N: number, r: number, p: number) => 132 * N * r * p;
+export const scryptMaxmem = (N: number, r: number, p: number) => 132 * N * r * p;
 
 /** Parses a hash; `undefined` when the scheme or its parameters are not recognised. */
 export function parseHash(text: string): PasswordHash | undefined {
@@ -43,23 +40,6 @@ export function parseHash(text: string): PasswordHash | undefined {
     }
   }
   return undefined;
-}
-
-/** Checks a password in constant time for its hash; the work runs off the main thread except for bcrypt. */
-export async function verifyPassword(password: string, hash: PasswordHash): Promise<boolean> {
-  switch (hash.scheme) {
-    case 'bcrypt':
-      return bcrypt.compare(password, hash.hash);
-    case 'pbkdf2': {
-      const key = await pbkdf2Async(password, hash.salt, hash.iterations, hash.key.length, hash.digest);
-      return timingSafeEqual(key, hash.key);
-    }
-    case 'scrypt': {
-      const { N, r, p } = hash;
-      const key = await scryptAsync(password, hash.salt, hash.key.length, { N, r, p, maxmem: scryptMaxmem(N, r, p) });
-      return timingSafeEqual(key, hash.key);
-    }
-  }
 }
 
 /** Why `text` is not a hash this server can use, for the config error; `undefined` when it is one. */

@@ -38,7 +38,15 @@ export const serverConfigSchema = z.strictObject({
       cache_size: z.number().int().positive().default(10_000),
       /** Failed logins allowed per client address, and per user name, within failure_window seconds. */
       max_failures: z.number().int().positive().default(10),
+      /** Failed logins allowed in total, over every address, user name and replica, within failure_window seconds. */
+      max_failures_total: z.number().int().positive().default(100),
       failure_window: z.number().int().positive().default(60),
+      /** The network an IPv6 client is counted by, in bits: 64 counts each /64 as one client. */
+      ipv6_prefix: z.number().int().min(32).max(128).default(64),
+      /** Password checks run at once, each on a thread of its own, off the event loop. */
+      hash_threads: z.number().int().min(1).max(64).default(2),
+      /** Password checks that may wait for a thread; past them a login gets 503 and Retry-After. */
+      hash_queue: z.number().int().min(0).max(10_000).default(16),
       /** Proxies whose X-Forwarded-For names the client (IPs or CIDR ranges); none: the socket's address. */
       trusted_proxies: z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).default([]),
     })
