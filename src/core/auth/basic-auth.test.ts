@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { serve, type ServerType } from '@hono/node-server';
@@ -88,6 +89,31 @@ describe('credential cache', () => {
 });
 
 describe('timing', () => {
+  it('makes a failed login last as long as a check of the slowest hash, whatever the mix of schemes and costs', async () => {
+    // Most users on a cheap hash, one on a dear one: an unknown user must not answer as fast as the many.
+    const users = {
+      alice: bcrypt.hashSync('a', 4),
+      carol: bcrypt.hashSync('c', 4),
+      dave: 'pbkdf2:sha256:1000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6',
+      bob: bcrypt.hashSync('b', 8),
+    };
+    const { request } = appWith(users, { max_failures: 1000, max_failures_total: 1000 });
+    const wall = async (user: string) => {
+      const start = performance.now();
+      expect((await request(user, 'guess')).status).toBe(401);
+      return performance.now() - start;
+    };
+    await wall('mallory');
+    const series: Record<string, number[]> = { unknown: [], alice: [], dave: [], bob: [] };
+    // Interleaved, so a burst of load on the machine hits every series alike.
+    for (let i = 0; i < 10; i++) {
+      for (const who of Object.keys(series)) series[who].push(await wall(who === 'unknown' ? `mallory${i}` : who));
+    }
+    const medians = Object.values(series).map(median);
+    // Generous, for a busy machine: apart, a cheap check takes a few per cent of the dear one's time.
+    expect(Math.min(...medians) / Math.max(...medians)).toBeGreaterThan(0.5);
+  });
+
   it.each([
     ['bcrypt', bcrypt.hashSync('pw', 8)],
     ['pbkdf2', 'pbkdf2:sha256:60000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6'],

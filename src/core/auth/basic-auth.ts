@@ -1,4 +1,5 @@
 // HTTP basic auth against password hashes from `httpauth`; the user name becomes the task owner.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MiddlewareHandler } from 'hono';
 import { auth as parseBasicAuth } from 'hono/utils/basic-auth';
 import type { Redis } from 'ioredis';
@@ -8,9 +9,10 @@ import { requestHeader } from '../http/node-headers.js';
 import { CredentialCache } from './credential-cache.js';
 import { ApiError, errorJson } from '../http/errors.js';
 import type { Logger } from '../process/logger.js';
+import { FailureTiming } from './failure-timing.js';
 import { HashPoolBusy, type HashCheck, type HashPool } from './hash-pool.js';
 import { LoginLimiter } from './login-limiter.js';
-import { costOf, dummyHash, parseHash, type PasswordHash } from './password-hash.js';
+import { parseHash } from './password-hash.js';
 
 /** The server config's keys auth reads (`httpauth`, `realm`, `auth`, `queue_prefix`), as a shape of their own so auth does not depend on the config module. */
 export interface BasicAuthOptions {
@@ -36,14 +38,6 @@ export interface BasicAuthOptions {
   checks: HashPool;
 }
 
-/** An unknown user is checked against a hash of the most common cost, so timing does not reveal who exists. */
-function dummyFor(hashes: PasswordHash[]): PasswordHash {
-  const counts = new Map<string, number>();
-  for (const hash of hashes) counts.set(costOf(hash), (counts.get(costOf(hash)) ?? 0) + 1);
-  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  return dummyHash(hashes.find((hash) => costOf(hash) === common));
-}
-
 /** Seconds a client turned away because every password check thread is busy is asked to wait. */
 const BUSY_RETRY = 1;
 
@@ -63,7 +57,7 @@ export function basicAuth({ config, redis, checks }: BasicAuthOptions): Middlewa
     if (!hash) throw new Error(`httpauth.${user}: not a recognised password hash`);
     return [user, hash];
   }));
-  const dummy = dummyFor([...hashes.values()]);
+  const timing = new FailureTiming([...hashes.values()], checks);
   const cache = new CredentialCache({ ttl: auth.cache_ttl, size: auth.cache_size });
   const limiter = new LoginLimiter({
     redis,
@@ -89,7 +83,7 @@ export function basicAuth({ config, redis, checks }: BasicAuthOptions): Middlewa
     const attempt = await limiter.attempt(address, username);
     if (attempt.refused) throw tooMany(attempt.wait);
     const hash = hashes.get(username);
-    const against = hash ?? dummy;
+    const against = hash ?? (await timing.dummy());
     let result: HashCheck = { ok: true, ms: 0 };
     if (!known) {
       try {
@@ -100,12 +94,16 @@ export function basicAuth({ config, redis, checks }: BasicAuthOptions): Middlewa
         throw err;
       }
       if (result.error) log.error({ user: username.slice(0, 100), err: result.error }, 'password check failed: answered as a wrong password');
+      else timing.record(against, result.ms);
     }
     if (!result.ok || !hash) {
       const user = username.slice(0, 100);
       log.warn({ user, address }, 'authentication failed');
       const blockedFor = attempt.failed();
       if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
+      // As long as a failure of the slowest hash takes: who exists does not show in the time (docs/authentication.md#timing).
+      const padding = await timing.padding(against, result.ms);
+      if (padding > 0) await sleep(padding);
       throw new ApiError(401, 'unauthorized', undefined, challenge);
     }
     cache.add(username, password, address);
