@@ -53,7 +53,8 @@ function reportHashes(file: string, httpauth: Record<string, string>): void {
     process.stdout.write(`${file}: httpauth.${user}: ${describeHash(hash)}${weak ? `: WEAK (${weak}); make a new one with: npm run hash-password` : ''}\n`);
   }
   if (costs.size > 1) {
-    process.stdout.write(`${file}: httpauth: hashes of different costs; a wrong password then takes longer for some users than others, which tells who exists\n`);
+    // The server hides who exists by making every failed login as slow as the slowest check (docs/authentication.md#timing).
+    process.stdout.write(`${file}: httpauth: hashes of different costs; every failed login takes as long as a check of the dearest, so rehash the others at one cost\n`);
   }
 }
 

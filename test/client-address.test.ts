@@ -11,8 +11,8 @@ const closers: (() => Promise<unknown>)[] = [];
 
 afterAll(() => Promise.all(closers.map((close) => close())));
 
-/** A listening server with max_failures 3; `failures` lists the addresses its log blamed. */
-async function serverTrusting(trusted_proxies: string[]) {
+/** A listening server with max_failures 3 and any other `auth` settings; `failures` lists the addresses its log blamed. */
+async function serverTrusting(trusted_proxies: string[], auth: object = {}) {
   const failures: string[] = [];
   const sink = new Writable({
     write: (chunk, _enc, done) => {
@@ -21,7 +21,7 @@ async function serverTrusting(trusted_proxies: string[]) {
       done();
     },
   });
-  const { app, close } = testApp({ auth: { max_failures: 3, trusted_proxies } }, { log: pino({ level: 'info' }, sink) });
+  const { app, close } = testApp({ auth: { max_failures: 3, trusted_proxies, ...auth } }, { log: pino({ level: 'info' }, sink) });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
@@ -52,6 +52,28 @@ describe('client address', () => {
     expect(failures).toEqual(network);
     expect(await login('alice', 'alice-password', '2001:db8:1:2::7')).toBe(429);
     expect(await login('alice', 'alice-password', '2001:db8:1:3::a')).toBe(400);
+  });
+
+  it('counts IPv6 clients by a wider network when ipv6_prefix says so', async () => {
+    const { login } = await serverTrusting(['127.0.0.1'], { ipv6_prefix: 56 });
+    // Three /64s of one /56: 2001:db8:1:200::/56 holds 2001:db8:1:200:: to 2001:db8:1:2ff:ffff:...
+    for (const [i, address] of ['2001:db8:1:201::a', '2001:db8:1:2fe::b', '2001:db8:1:2aa::c'].entries()) expect(await login(`u${i}`, 'guess', address)).toBe(401);
+    expect(await login('alice', 'alice-password', '2001:db8:1:255::7')).toBe(429);
+    expect(await login('alice', 'alice-password', '2001:db8:1:300::a')).toBe(400);
+  });
+
+  it('counts a client as one whatever source port the proxy wrote after its address', async () => {
+    const { login, failures } = await serverTrusting(['127.0.0.1']);
+    for (const [i, hop] of ['203.0.113.5:41234', '203.0.113.5:41235', '203.0.113.5:41236'].entries()) expect(await login(`u${i}`, 'guess', hop)).toBe(401);
+    expect(failures).toEqual(['203.0.113.5', '203.0.113.5', '203.0.113.5']);
+    expect(await login('alice', 'alice-password', '203.0.113.5:50000')).toBe(429);
+    expect(await login('alice', 'alice-password', '203.0.113.5')).toBe(429);
+
+    for (const [i, hop] of ['[2001:db8:5::1]:443', '[2001:db8:5::2]:444', '[2001:db8:5::3]'].entries()) expect(await login(`v${i}`, 'guess', hop)).toBe(401);
+    expect(failures.slice(3)).toEqual(['2001:db8:5::1', '2001:db8:5::2', '2001:db8:5::3']);
+    expect(await login('alice', 'alice-password', '[2001:db8:5::9]:8443')).toBe(429);
+    // A trusted proxy named with a port is still the proxy: the client is the hop before it.
+    expect(await login('bob', 'bob-password', '198.51.100.20, 127.0.0.1:8080')).toBe(400);
   });
 
   it('without trusted proxies, uses the socket address whatever X-Forwarded-For says', async () => {

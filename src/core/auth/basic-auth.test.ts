@@ -1,4 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { serve, type ServerType } from '@hono/node-server';
 import bcrypt from 'bcryptjs';
@@ -27,16 +30,23 @@ function appWith(httpauth: Record<string, string>, auth: object = {}, queuePrefi
   return { app, request, lines };
 }
 
-/** The app listening, behind a trusted proxy (this test) that names the client in X-Forwarded-For. */
-async function listening(httpauth: Record<string, string>, auth: object) {
-  const { app } = appWith(httpauth, { ...auth, trusted_proxies: ['127.0.0.1'] });
+/** The app listening, behind a trusted proxy (this test) that names the client in X-Forwarded-For; a login's status. */
+async function listening(httpauth: Record<string, string>, auth: object, queuePrefix?: string) {
+  const { send } = await serving(httpauth, auth, queuePrefix);
+  return (user: string, password: string, from: string) => send(user, password, from).then((r) => r.status);
+}
+
+/** As `listening`, but `send` gives the whole response, and `base` is the server's address. */
+async function serving(httpauth: Record<string, string>, auth: object, queuePrefix?: string) {
+  const { app } = appWith(httpauth, { ...auth, trusted_proxies: ['127.0.0.1'] }, queuePrefix);
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
   servers.push(server);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return (user: string, password: string, from: string) =>
-    fetch(`${base}/sleep/abc`, { headers: { Authorization: basic(user, password), 'X-Forwarded-For': from } }).then((r) => r.status);
+  const send = (user: string, password: string, from: string) =>
+    fetch(`${base}/sleep/abc`, { headers: { Authorization: basic(user, password), 'X-Forwarded-For': from } });
+  return { base, send };
 }
 
 /**
@@ -49,6 +59,16 @@ async function timed(fn: () => Promise<Response>): Promise<{ ms: number; status:
   const body = await res.text();
   const { user, system } = process.cpuUsage(start);
   return { ms: (user + system) / 1000, status: res.status, headers: res.headers, body };
+}
+
+/**
+ * CPU milliseconds of the event loop's thread alone, not of the hash threads beside it (Linux's /proc; 10 ms
+ * steps). CPU rather than the wall clock: on a loaded machine the wall clock measures the scheduler.
+ */
+function loopCpu(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -69,6 +89,31 @@ describe('credential cache', () => {
 });
 
 describe('timing', () => {
+  it('makes a failed login last as long as a check of the slowest hash, whatever the mix of schemes and costs', async () => {
+    // Most users on a cheap hash, one on a dear one: an unknown user must not answer as fast as the many.
+    const users = {
+      alice: bcrypt.hashSync('a', 4),
+      carol: bcrypt.hashSync('c', 4),
+      dave: 'pbkdf2:sha256:1000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6',
+      bob: bcrypt.hashSync('b', 8),
+    };
+    const { request } = appWith(users, { max_failures: 1000, max_failures_total: 1000 });
+    const wall = async (user: string) => {
+      const start = performance.now();
+      expect((await request(user, 'guess')).status).toBe(401);
+      return performance.now() - start;
+    };
+    await wall('mallory');
+    const series: Record<string, number[]> = { unknown: [], alice: [], dave: [], bob: [] };
+    // Interleaved, so a burst of load on the machine hits every series alike.
+    for (let i = 0; i < 10; i++) {
+      for (const who of Object.keys(series)) series[who].push(await wall(who === 'unknown' ? `mallory${i}` : who));
+    }
+    const medians = Object.values(series).map(median);
+    // Generous, for a busy machine: apart, a cheap check takes a few per cent of the dear one's time.
+    expect(Math.min(...medians) / Math.max(...medians)).toBeGreaterThan(0.5);
+  });
+
   it.each([
     ['bcrypt', bcrypt.hashSync('pw', 8)],
     ['pbkdf2', 'pbkdf2:sha256:60000$vbbUQBCE3F9d5g6M$e74c4397d48a3c9ff31228dc91680515e744a9e5a9a9cb2bdcb92ada874ef0e6'],
@@ -86,7 +131,64 @@ describe('timing', () => {
   });
 });
 
+describe('hash checks under a flood', () => {
+  // The test runs on the process's main thread (vitest's forks pool), whose CPU /proc reports by its pid.
+  it.runIf(isMainThread && process.platform === 'linux')('checks passwords off the event loop: cached logins and /healthz keep answering, the overflow gets 503', async () => {
+    const hash = bcrypt.hashSync('pw', 10);
+    // In-process requests all come from one address: limits high enough that only the threads' bound shows.
+    const { app, request } = appWith({ alice: hash }, { max_failures: 1000, max_failures_total: 1000, hash_threads: 2, hash_queue: 6 });
+    expect((await request('alice', 'pw')).status).toBe(400);
+    // What one check of this hash costs the event loop when it runs there.
+    const start = loopCpu();
+    for (let i = 0; i < 3; i++) bcrypt.compareSync('guess', hash);
+    const check = (loopCpu() - start) / 3;
+
+    /** 40 requests at once, and cached logins and /healthz meanwhile; the CPU the event loop spent. */
+    const burst = async (send: (i: number) => Promise<Response>) => {
+      const before = loopCpu();
+      const flood = Array.from({ length: 40 }, (_, i) => send(i));
+      const meanwhile = [];
+      for (let i = 0; i < 5; i++) meanwhile.push((await request('alice', 'pw')).status, (await app.request('/healthz')).status);
+      const answers = await Promise.all(flood.map(async (res) => ({ res: await res, body: await (await res).json() })));
+      expect(meanwhile).toEqual([400, 200, 400, 200, 400, 200, 400, 200, 400, 200]);
+      return { answers, cpu: loopCpu() - before };
+    };
+    // The baseline: as many requests that need no hash check (alice, cached), so what HTTP costs is known.
+    const baseline = await burst(() => request('alice', 'pw'));
+    const flood = await burst((i) => request(`mallory${i}`, 'guess'));
+
+    // On the event loop, the flood's checks would cost it many checks' CPU; on threads, not one check's.
+    expect(flood.cpu).toBeLessThan(baseline.cpu + check);
+    expect(flood.answers.every(({ res }) => res.status === 401 || res.status === 503)).toBe(true);
+    const refused = flood.answers.filter(({ res }) => res.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const { res, body } of refused) {
+      expect(body).toEqual({ msg: 'too many logins to check at once, try again shortly', status: 503 });
+      expect(res.headers.get('Retry-After')).toBe('1');
+    }
+  });
+});
+
 describe('brute-force limits', () => {
+  it('refuses every login that needs a hash check once max_failures_total logins failed, on every replica', async () => {
+    const users = { alice: bcrypt.hashSync('pw', 4), bob: bcrypt.hashSync('bob-pw', 4) };
+    const auth = { max_failures: 3, max_failures_total: 5, failure_window: 30 };
+    const shared = uniquePrefix();
+    const [one, two] = [await listening(users, auth, shared), await serving(users, auth, shared)];
+    expect(await one('alice', 'pw', '198.51.100.1')).toBe(400);
+    // Each guess from another address, for another user name: only the total reaches its limit.
+    for (let i = 0; i < 5; i++) expect(await one(`u${i}`, 'guess', `198.51.100.${10 + i}`)).toBe(401);
+
+    const refused = await two.send('bob', 'bob-pw', '198.51.100.50');
+    expect(refused.status).toBe(429);
+    expect(await refused.json()).toEqual({ msg: 'too many failed logins, try again later', status: 429 });
+    expect(Number(refused.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(await one('bob', 'bob-pw', '198.51.100.51')).toBe(429);
+    expect(await one('u9', 'guess', '198.51.100.52')).toBe(429);
+    // Alice, cached from where she proved her password, keeps working.
+    expect(await one('alice', 'pw', '198.51.100.1')).toBe(400);
+  });
+
   it('refuses a user after max_failures with 429 and Retry-After, on every replica, without a hash check', async () => {
     const users = { alice: bcrypt.hashSync('pw', 10), bob: bcrypt.hashSync('bob-pw', 4) };
     const shared = uniquePrefix();

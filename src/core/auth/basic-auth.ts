@@ -1,4 +1,5 @@
 // HTTP basic auth against password hashes from `httpauth`; the user name becomes the task owner.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MiddlewareHandler } from 'hono';
 import { auth as parseBasicAuth } from 'hono/utils/basic-auth';
 import type { Redis } from 'ioredis';
@@ -6,10 +7,12 @@ import type { AppEnv } from '../http/app-env.js';
 import { clientAddress } from '../http/client-address.js';
 import { requestHeader } from '../http/node-headers.js';
 import { CredentialCache } from './credential-cache.js';
-import { ApiError } from '../http/errors.js';
+import { ApiError, errorJson } from '../http/errors.js';
 import type { Logger } from '../process/logger.js';
+import { FailureTiming } from './failure-timing.js';
+import { HashPoolBusy, type HashCheck, type HashPool } from './hash-pool.js';
 import { LoginLimiter } from './login-limiter.js';
-import { costOf, dummyHash, parseHash, verifyPassword, type PasswordHash } from './password-hash.js';
+import { parseHash } from './password-hash.js';
 
 /** The server config's keys auth reads (`httpauth`, `realm`, `auth`, `queue_prefix`), as a shape of their own so auth does not depend on the config module. */
 export interface BasicAuthOptions {
@@ -17,60 +20,90 @@ export interface BasicAuthOptions {
     /** User name -> password hash. */
     httpauth: Record<string, string>;
     realm: string;
-    auth: { cache_ttl: number; cache_size: number; max_failures: number; failure_window: number; trusted_proxies: readonly string[] };
+    auth: {
+      cache_ttl: number;
+      cache_size: number;
+      max_failures: number;
+      max_failures_total: number;
+      failure_window: number;
+      ipv6_prefix: number;
+      trusted_proxies: readonly string[];
+    };
     /** Prefix of the failed-login counters' keys. */
     queue_prefix: string;
   };
   /** Where failed logins are counted. */
   redis: Redis;
+  /** The threads that check passwords; whoever made them closes them. */
+  checks: HashPool;
 }
 
-/** An unknown user is checked against a hash of the most common cost, so timing does not reveal who exists. */
-function dummyFor(hashes: PasswordHash[]): PasswordHash {
-  const counts = new Map<string, number>();
-  for (const hash of hashes) counts.set(costOf(hash), (counts.get(costOf(hash)) ?? 0) + 1);
-  const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-  return dummyHash(hashes.find((hash) => costOf(hash) === common));
-}
+/** Seconds a client turned away because every password check thread is busy is asked to wait. */
+const BUSY_RETRY = 1;
 
 /**
  * Checks the request's credentials; sets `user` on success. A client whose credentials the cache does
  * not hold as verified from its address is first counted against the brute-force limits (429), then
- * checked against the hash (401 on failure), unless the cache holds them from another address.
+ * checked against the hash on a thread (401 on failure; 503 when the threads and their queue are full),
+ * unless the cache holds them from another address.
  * A client the cache holds from its own address costs an HMAC and no Redis call, and passes a per-user
  * block: it has proven the password, so an attacker elsewhere cannot lock it out. Its address's block
  * (as far as this process has seen it) still refuses it.
  */
-export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
+export function basicAuth({ config, redis, checks }: BasicAuthOptions): MiddlewareHandler<AppEnv> {
   const { httpauth, realm, auth } = config;
   const hashes = new Map(Object.entries(httpauth).map(([user, text]) => {
     const hash = parseHash(text);
     if (!hash) throw new Error(`httpauth.${user}: not a recognised password hash`);
     return [user, hash];
   }));
-  const dummy = dummyFor([...hashes.values()]);
+  const timing = new FailureTiming([...hashes.values()], checks);
   const cache = new CredentialCache({ ttl: auth.cache_ttl, size: auth.cache_size });
-  const limiter = new LoginLimiter({ redis, prefix: config.queue_prefix, maxFailures: auth.max_failures, window: auth.failure_window });
+  const limiter = new LoginLimiter({
+    redis,
+    prefix: config.queue_prefix,
+    maxFailures: auth.max_failures,
+    maxFailuresTotal: auth.max_failures_total,
+    window: auth.failure_window,
+    ipv6Prefix: auth.ipv6_prefix,
+  });
   const addressOf = clientAddress(auth.trusted_proxies);
   const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
   const tooMany = (seconds: number) => new ApiError(429, 'too many failed logins, try again later', undefined, { 'Retry-After': String(seconds) });
 
   /**
    * Counts the attempt, then checks the hash (not when `known`: the cache holds the credentials as
-   * verified from another address); throws the 429 or 401 to answer. A new address is counted even for
-   * known credentials, so that 429 or not during a per-user block tells nothing about a guess.
+   * verified from another address); throws the 429 or 401 to answer, or HashPoolBusy. A new address is
+   * counted even for known credentials, so that 429 or not during a per-user block tells nothing about a guess.
    */
   async function check(username: string, password: string, address: string, known: boolean, log: Logger): Promise<void> {
+    // Turned away before it is counted: a flood past the threads' queue costs no Redis call.
+    if (!known && checks.full) throw new HashPoolBusy();
     // Redis down: this login cannot be counted, so it is refused (503) rather than let guesses go unlimited.
     const attempt = await limiter.attempt(address, username);
     if (attempt.refused) throw tooMany(attempt.wait);
     const hash = hashes.get(username);
-    const ok = known || (await verifyPassword(password, hash ?? dummy));
-    if (!ok || !hash) {
+    const against = hash ?? (await timing.dummy());
+    let result: HashCheck = { ok: true, ms: 0 };
+    if (!known) {
+      try {
+        result = await checks.verify(password, against);
+      } catch (err) {
+        // Not checked, so not a failure: the attempt is given back.
+        attempt.succeeded().catch(() => {});
+        throw err;
+      }
+      if (result.error) log.error({ user: username.slice(0, 100), err: result.error }, 'password check failed: answered as a wrong password');
+      else timing.record(against, result.ms);
+    }
+    if (!result.ok || !hash) {
       const user = username.slice(0, 100);
       log.warn({ user, address }, 'authentication failed');
       const blockedFor = attempt.failed();
       if (blockedFor) log.warn({ user, address, seconds: blockedFor }, 'too many failed logins: refusing further attempts');
+      // As long as a failure of the slowest hash takes: who exists does not show in the time (docs/authentication.md#timing).
+      const padding = await timing.padding(against, result.ms);
+      if (padding > 0) await sleep(padding);
       throw new ApiError(401, 'unauthorized', undefined, challenge);
     }
     cache.add(username, password, address);
@@ -81,6 +114,7 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
   // Parallel requests with the same credentials from the same address share one check (and one
   // attempt), so a client opening many connections at once is not mistaken for a guesser.
   const checking = new Map<string, Promise<void>>();
+  let busyLogged = 0;
 
   return async (c, next) => {
     // Hono's parser reads the header through this shim, so no fetch Headers is built for the request.
@@ -100,7 +134,18 @@ export function basicAuth({ config, redis }: BasicAuthOptions): MiddlewareHandle
         pending = check(username, password, address, verified !== undefined, c.get('log')).finally(() => checking.delete(key));
         checking.set(key, pending);
       }
-      await pending;
+      try {
+        await pending;
+      } catch (err) {
+        if (!(err instanceof HashPoolBusy)) throw err;
+        // Logged once a minute at most: a flood would otherwise write a line per request.
+        if (Date.now() - busyLogged > 60_000) {
+          c.get('log').warn('every password check thread is busy and the queue is full: answering 503');
+          busyLogged = Date.now();
+        }
+        c.header('Retry-After', String(BUSY_RETRY));
+        return errorJson(c, 503, 'too many logins to check at once, try again shortly');
+      }
     }
     c.set('user', username);
     return next();

@@ -1,10 +1,7 @@
-// Password hashes in `httpauth`: bcrypt, and the ancestor's Werkzeug pbkdf2 and scrypt hashes, verified with node:crypto.
-import { pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
+// Password hashes in `httpauth`: bcrypt, and the ancestor's Werkzeug pbkdf2 and scrypt hashes. Their
+// formats; hash-pool.ts checks passwords against them.
+import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-
-const pbkdf2Async = promisify(pbkdf2);
-const scryptAsync = promisify(scrypt) as (pw: string, salt: string, len: number, opts: object) => Promise<Buffer>;
 
 /** The hash shipped in server_config.yaml.example (password "change me"): refused outside development. */
 export const EXAMPLE_HASH = '$2b$12$pr2kokT7Z8FoaWbJmZ2pReaDENRJsAstITjpMp8AxjINkSy7/F31m';
@@ -14,12 +11,17 @@ export type PasswordHash =
   | { scheme: 'pbkdf2'; digest: string; iterations: number; salt: string; key: Buffer }
   | { scheme: 'scrypt'; N: number; r: number; p: number; salt: string; key: Buffer };
 
-const BCRYPT = /^\$2[abxy]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+/**
+ * What bcryptjs can verify: `$2a$`, `$2b$`, `$2y$`, cost 04 to 31. It throws on `$2x$` and on costs out of
+ * range, and fails any password at once for `$2$` (59 characters): such a user could never sign in, and
+ * the quick answer would tell a guesser the user exists.
+ */
+const BCRYPT = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 const PBKDF2 = /^pbkdf2:(sha1|sha224|sha256|sha384|sha512):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
 const SCRYPT = /^scrypt:(\d+):(\d+):(\d+)\$([^$]+)\$([0-9a-f]+)$/;
 
 /** Werkzeug's scrypt memory bound; node's default (32 MiB) is too small for N = 32768, r = 8. */
-const scryptMaxmem = (N: number, r: number, p: number) => 132 * N * r * p;
+export const scryptMaxmem = (N: number, r: number, p: number) => 132 * N * r * p;
 
 /** Parses a hash; `undefined` when the scheme or its parameters are not recognised. */
 export function parseHash(text: string): PasswordHash | undefined {
@@ -40,21 +42,11 @@ export function parseHash(text: string): PasswordHash | undefined {
   return undefined;
 }
 
-/** Checks a password in constant time for its hash; the work runs off the main thread except for bcrypt. */
-export async function verifyPassword(password: string, hash: PasswordHash): Promise<boolean> {
-  switch (hash.scheme) {
-    case 'bcrypt':
-      return bcrypt.compare(password, hash.hash);
-    case 'pbkdf2': {
-      const key = await pbkdf2Async(password, hash.salt, hash.iterations, hash.key.length, hash.digest);
-      return timingSafeEqual(key, hash.key);
-    }
-    case 'scrypt': {
-      const { N, r, p } = hash;
-      const key = await scryptAsync(password, hash.salt, hash.key.length, { N, r, p, maxmem: scryptMaxmem(N, r, p) });
-      return timingSafeEqual(key, hash.key);
-    }
-  }
+/** Why `text` is not a hash this server can use, for the config error; `undefined` when it is one. */
+export function hashRefusal(text: string): string | undefined {
+  if (parseHash(text)) return undefined;
+  if (text.startsWith('$2')) return 'a bcrypt hash this server cannot verify (it takes $2a$, $2b$ or $2y$ with a cost from 04 to 31)';
+  return 'not a recognised password hash (bcrypt, pbkdf2 or scrypt)';
 }
 
 /** The scheme and its cost, e.g. "bcrypt cost 12", "pbkdf2:sha256 260000 iterations". */

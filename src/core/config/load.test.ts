@@ -70,10 +70,31 @@ describe('server config', () => {
 
   it('checks the auth settings', () => {
     const { config } = loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }) });
-    expect(config.auth).toEqual({ cache_ttl: 300, cache_size: 10_000, max_failures: 10, failure_window: 60, trusted_proxies: [] });
+    expect(config.auth).toEqual({
+      cache_ttl: 300,
+      cache_size: 10_000,
+      max_failures: 10,
+      max_failures_total: 100,
+      failure_window: 60,
+      ipv6_prefix: 64,
+      hash_threads: 2,
+      hash_queue: 16,
+      trusted_proxies: [],
+    });
     expect(config.body_limit).toBe(1024 * 1024);
     const file = writeYaml({ httpauth: { alice: hash }, auth: { trusted_proxies: ['10.0.0.0/8', 'proxy.local'] } });
     expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: auth.trusted_proxies.1:`);
+    const bounds = writeYaml({ httpauth: { alice: hash }, auth: { ipv6_prefix: 16, hash_threads: 0, hash_queue: -1, max_failures_total: 0 } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: bounds }));
+    for (const key of ['ipv6_prefix', 'hash_threads', 'hash_queue', 'max_failures_total']) expect(message).toContain(`${bounds}: auth.${key}: Too small`);
+  });
+
+  it('refuses hashes the server cannot verify and user names with a colon, naming the user', () => {
+    const digest = hash.slice(7);
+    const file = writeYaml({ httpauth: { x: `$2x$10$${digest}`, low: `$2b$03$${digest}`, short: `$2$10$${digest}`, 'ops:admin': hash } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
+    for (const user of ['x', 'low', 'short']) expect(message).toContain(`${file}: httpauth.${user}: a bcrypt hash this server cannot verify`);
+    expect(message).toContain(`${file}: httpauth.ops:admin: a user name cannot contain ":"`);
   });
 
   it('says when the file is missing or is not YAML', () => {

@@ -1,6 +1,6 @@
 // The config files' schemas: every key, its bounds and its default. Defaults live here and nowhere else.
 import { z } from 'zod';
-import { EXAMPLE_HASH, parseHash } from '../auth/password-hash.js';
+import { EXAMPLE_HASH, hashRefusal } from '../auth/password-hash.js';
 import { LOG_LEVELS } from '../process/logger.js';
 
 const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
@@ -55,7 +55,15 @@ export const serverConfigSchema = z.strictObject({
       cache_size: z.number().int().positive().default(10_000),
       /** Failed logins allowed per client address, and per user name, within failure_window seconds. */
       max_failures: z.number().int().positive().default(10),
+      /** Failed logins allowed in total, over every address, user name and replica, within failure_window seconds. */
+      max_failures_total: z.number().int().positive().default(100),
       failure_window: seconds(1, DAY, { whole: true }).default(60),
+      /** The network an IPv6 client is counted by, in bits: 64 counts each /64 as one client. */
+      ipv6_prefix: z.number().int().min(32).max(128).default(64),
+      /** Password checks run at once, each on a thread of its own, off the event loop. */
+      hash_threads: z.number().int().min(1).max(64).default(2),
+      /** Password checks that may wait for a thread; past them a login gets 503 and Retry-After. */
+      hash_queue: z.number().int().min(0).max(10_000).default(16),
       /** Proxies whose X-Forwarded-For names the client (IPs or CIDR ranges); none: the socket's address. */
       trusted_proxies: z.array(z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()])).default([]),
     })
@@ -82,7 +90,9 @@ export const serverConfigSchema = z.strictObject({
 }).superRefine(({ dashboard, httpauth, environment }, ctx) => {
   const make = 'make one with: npm run hash-password';
   for (const [user, hash] of Object.entries(httpauth)) {
-    if (!parseHash(hash)) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: `not a recognised password hash (bcrypt, pbkdf2 or scrypt); ${make}` });
+    const refusal = hashRefusal(hash);
+    if (refusal) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: `${refusal}; ${make}` });
+    if (user.includes(':')) ctx.addIssue({ code: 'custom', path: ['httpauth', user], message: 'a user name cannot contain ":": basic auth ends the user name at the first one, so this user could never sign in' });
   }
   if (environment === 'production') {
     if (Object.keys(httpauth).length === 0) ctx.addIssue({ code: 'custom', path: ['httpauth'], message: `no users: nobody could sign in; add one with a hash (${make})` });

@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from '../http/app-env.js';
 import { basicAuth } from '../auth/basic-auth.js';
+import type { HashPool } from '../auth/hash-pool.js';
 import type { ServerConfig } from '../config/schema.js';
 import { dashboard, DASHBOARD_PATH } from '../api/dashboard.js';
 import { apiDocs } from '../openapi/docs.js';
@@ -27,9 +28,11 @@ export interface AppParts {
   serviceOptions: Map<string, unknown>;
   /** The service routes: those of src/routes.ts in production. */
   routes: readonly ServiceRoute[];
+  /** The threads that check passwords; the caller closes them. */
+  checks: HashPool;
 }
 
-export function createApp({ config, log, tasks, serviceOptions, routes }: AppParts): Hono<AppEnv> {
+export function createApp({ config, log, tasks, serviceOptions, routes, checks }: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const metrics = serverMetrics(tasks, log);
   app.use(metrics.middleware);
@@ -51,7 +54,7 @@ export function createApp({ config, log, tasks, serviceOptions, routes }: AppPar
   app.onError(onError(log));
   app.notFound(notFound);
 
-  const auth = basicAuth({ config, redis: tasks.connection });
+  const auth = basicAuth({ config, redis: tasks.connection, checks });
 
   app.get('/', (c) => c.json({ msg: 'selfhost service: submit a task, then GET /tasks/<task_id>', status: 200 }));
   health(app, tasks);

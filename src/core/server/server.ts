@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
+import { HashPool } from '../auth/hash-pool.js';
 import { CELERY_WARNING } from '../config/celery.js';
 import { loadServerConfig, resolveServiceOptions } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
@@ -32,7 +33,7 @@ export interface BuiltServer {
   tasks: TaskQueues;
   /** Validated options per service name. */
   serviceOptions: Map<string, unknown>;
-  /** Closes the queues, then the Redis connection if it is the server's own. */
+  /** Stops the password check threads, closes the queues, then the Redis connection if it is the server's own. */
   close(): Promise<void>;
 }
 
@@ -44,12 +45,15 @@ export function buildServer({ config, log, routes, file = 'config', redis }: Ser
   const connection = redis ?? connect(config.redis_url, FAIL_FAST);
   if (!redis) watchRedis(connection, log);
   const tasks = new TaskQueues({ connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services });
-  const app = createApp({ config, log, tasks, serviceOptions, routes });
+  // Threads start with the first password check, not here.
+  const checks = new HashPool({ threads: config.auth.hash_threads, queue: config.auth.hash_queue });
+  const app = createApp({ config, log, tasks, serviceOptions, routes, checks });
   return {
     app,
     tasks,
     serviceOptions,
     async close() {
+      await checks.close();
       await tasks.close();
       // quit() fails when Redis is down; there is nothing left to flush then.
       if (!redis) await connection.quit().catch(() => connection.disconnect());
