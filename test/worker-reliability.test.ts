@@ -7,7 +7,7 @@ import { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { revoke } from '../src/core/tasks/cancel.js';
-import { revokeChannel } from '../src/core/tasks/keys.js';
+import { revokeChannel } from '../src/core/redis/keys.js';
 import { TaskQueues } from '../src/core/tasks/queue.js';
 import { type TaskStatus } from '../src/core/tasks/types.js';
 import { childrenOf } from '../bench/children.js';

@@ -1,6 +1,9 @@
 // DELETE /tasks/:id through the real app and a real Redis: who may cancel, and what each state answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { basic, eventually, inProcessWorker, testApp } from '../../../test/helpers.js';
+import { get } from '../service/routes.js';
+import { defineService } from '../service/service.js';
 
 let tasks: ReturnType<typeof testApp>['tasks'];
 let app: ReturnType<typeof testApp>['app'];
@@ -66,5 +69,25 @@ describe('DELETE /tasks/:id', () => {
     expect(res.status).toBe(409);
     expect(await res.json()).toEqual({ msg: 'the task has already finished', status: 409 });
     expect(await (await call('GET', `/tasks/${id}`)).json()).toMatchObject({ task_status: 'SUCCESS', task_result: 103 });
+  });
+});
+
+describe('queues named like the template\'s own keys', () => {
+  const NAMES = ['revoked', 'revoke', 'idempotency', 'auth-failures'];
+  const routes = NAMES.map((queue) => get(`/on/${queue}`, defineService({ name: `on-${queue}`, queue, input: z.object({}), run: async () => queue })));
+  const made = testApp({}, { routes });
+  afterAll(() => made.close());
+
+  it('read, cancel and deduplicate their tasks, and count failed logins, as on any queue', async () => {
+    for (const queue of NAMES) {
+      const submit = () => made.request(`/on/${queue}`, 'alice', { headers: { 'Idempotency-Key': `key-${queue}` } });
+      const { task_id } = await (await submit()).json();
+      expect(await (await made.request(`/tasks/${task_id}`)).json()).toMatchObject({ task_status: 'PENDING' });
+      expect(await (await made.request(`/tasks/${task_id}`, 'alice', { method: 'DELETE' })).json()).toMatchObject({ task_status: 'REVOKED' });
+      expect(await (await made.request(`/tasks/${task_id}`)).json()).toMatchObject({ task_status: 'REVOKED' });
+      expect(await (await submit()).json()).toMatchObject({ task_id });
+    }
+    const wrong = await made.request('/on/revoked', null, { headers: { Authorization: basic('alice', 'wrong password') } });
+    expect(wrong.status).toBe(401);
   });
 });

@@ -1,8 +1,8 @@
 // Cancellation across processes: a tombstone key says a task is REVOKED; a pub/sub message reaches its worker.
 import type { Redis } from 'ioredis';
-import { revokeChannel, tombstoneKey, type Tombstone } from './keys.js';
+import { revokeChannel, tombstoneKey } from '../redis/keys.js';
 import type { TaskQueues } from './queue.js';
-import type { TaskStatus } from './types.js';
+import type { TaskStatus, Tombstone } from './types.js';
 
 export async function isRevoked(redis: Redis, prefix: string, id: string): Promise<boolean> {
   return (await redis.exists(tombstoneKey(prefix, id))) === 1;

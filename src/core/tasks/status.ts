@@ -1,8 +1,8 @@
 // A task's status in one Redis round trip: the revoke tombstone, the job's state and the fields a client sees.
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { tombstoneKey, type Tombstone } from './keys.js';
-import type { TaskData, TaskState, TaskStatus } from './types.js';
+import { tombstoneKey } from '../redis/keys.js';
+import type { TaskData, TaskState, TaskStatus, Tombstone } from './types.js';
 
 /** The job hash fields a status needs, by BullMQ's names (those its Job.fromJSON reads). */
 const FIELDS = ['data', 'opts', 'progress', 'returnvalue', 'failedReason', 'atm', 'attemptsMade', 'timestamp', 'processedOn', 'finishedOn'] as const;
