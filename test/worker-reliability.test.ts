@@ -289,6 +289,43 @@ describe('deadlines, retries and cancellation', () => {
   });
 });
 
+describe('a task cancelled', () => {
+  it('while queued never runs: the worker that takes it ends it REVOKED, as the cancel answered', async () => {
+    const { tasks, startWorker, submit, status, reaches, job } = setup();
+    const file = join(dir, 'spin-revoked-queued');
+    const id = await submit('spin', { seconds: 0, file });
+    const answered = await revoke(tasks, id, 'alice');
+    expect(answered).toMatchObject({ task_status: 'REVOKED' });
+    const next = await submit('maths', { a: 1, b: 1 });
+    await startWorker();
+    expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS' });
+    expect((await job(id)).failedReason).toBe('revoked');
+    expect(existsSync(file)).toBe(false);
+    expect(await status(id)).toEqual(answered);
+  });
+
+  it('as its paused worker holds its result ends REVOKED, as the cancel answered, not SUCCESS', async () => {
+    const { tasks, startWorker, submit, status, job } = setup();
+    const worker = await startWorker();
+    const id = await submit('sleep', { seconds: 2 });
+    // Halfway: the service runs, in a process of its own, which goes on while its worker is stopped.
+    await eventually(async () => ((await status(id)).progress === 50 ? true : undefined));
+    worker.child.kill('SIGSTOP');
+    let answered;
+    try {
+      // The service finishes meanwhile: its result waits for the worker.
+      await new Promise((r) => setTimeout(r, 2500));
+      answered = await revoke(tasks, id, 'alice');
+      expect(answered).toMatchObject({ task_status: 'REVOKED' });
+    } finally {
+      worker.child.kill('SIGCONT');
+    }
+    const ended = await eventually(async () => ((await job(id)).finishedOn ? job(id) : undefined));
+    expect(ended.failedReason).toBe('revoked');
+    expect(await status(id)).toEqual(answered);
+  });
+});
+
 describe('a revoke published while the worker is cut off from it', () => {
   it('stops the running task once the worker reconnects', async () => {
     // A Redis of its own: the test cuts a connection and turns new ones away, which would disturb other tests.

@@ -25,12 +25,15 @@ export interface TaskData {
 /** Task ids are random UUIDv4s: unguessable, and never BullMQ's counter. */
 const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-/** What stays of a revoked task, so its status reads REVOKED until `result_ttl` even once its job is gone. */
-export interface Tombstone {
+export function isTaskId(id: string): boolean {
+  return TASK_ID.test(id);
+}
+
+/** What a cancel writes into the job (JOB_FIELDS.revoked): who revoked it, and the REVOKED status it reads. */
+export interface Revoked {
   owner: string;
   status: TaskStatus;
 }
 
-export function isTaskId(id: string): boolean {
-  return TASK_ID.test(id);
-}
+/** The reason a task stopped by a revoke fails with, in BullMQ's job and in the status a client reads. */
+export const REVOKED_REASON = 'revoked';
