@@ -117,7 +117,7 @@ export class StatusReader {
 
   private status(id: string, owner: string, bullState: string, values: (string | null)[]): TaskStatus | null {
     const job = Object.fromEntries(FIELDS.map((field, i) => [field, values[i] ?? null])) as Fields;
-    // A job removed between its state and its fields (it expired, say) has none left.
+    // Someone else's task, or a hash that is no whole job (BullMQ writes a few fields of a removed job it takes).
     if ((json(job.data) as TaskData | null)?.owner !== owner) return null;
     const ttl = this.options.resultTtl * 1000;
     // The job's own outcome wins over a revoke: one that completed, or failed for a reason of its own,
