@@ -7,7 +7,7 @@ import { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { revoke } from '../src/core/tasks/cancel.js';
-import { revokeChannel } from '../src/core/tasks/keys.js';
+import { revokeChannel } from '../src/core/redis/keys.js';
 import { TaskQueues } from '../src/core/tasks/queue.js';
 import { type TaskStatus } from '../src/core/tasks/types.js';
 import { childrenOf } from '../bench/children.js';
@@ -422,6 +422,43 @@ describe('progress and results', () => {
       attempts: 1,
     });
     expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS', task_result: 'x'.repeat(4094) });
+  });
+});
+
+describe('a task cancelled', () => {
+  it('while queued never runs: the worker that takes it ends it REVOKED, as the cancel answered', async () => {
+    const { tasks, startWorker, submit, status, reaches, job } = setup();
+    const file = join(dir, 'spin-revoked-queued');
+    const id = await submit('spin', { seconds: 0, file });
+    const answered = await revoke(tasks, id, 'alice');
+    expect(answered).toMatchObject({ task_status: 'REVOKED' });
+    const next = await submit('maths', { a: 1, b: 1 });
+    await startWorker();
+    expect(await reaches(next, FINAL)).toMatchObject({ task_status: 'SUCCESS' });
+    expect((await job(id)).failedReason).toBe('revoked');
+    expect(existsSync(file)).toBe(false);
+    expect(await status(id)).toEqual(answered);
+  });
+
+  it('as its paused worker holds its result ends REVOKED, as the cancel answered, not SUCCESS', async () => {
+    const { tasks, startWorker, submit, status, job } = setup();
+    const worker = await startWorker();
+    const id = await submit('sleep', { seconds: 2 });
+    // Halfway: the service runs, in a process of its own, which goes on while its worker is stopped.
+    await eventually(async () => ((await status(id)).progress === 50 ? true : undefined));
+    worker.child.kill('SIGSTOP');
+    let answered;
+    try {
+      // The service finishes meanwhile: its result waits for the worker.
+      await new Promise((r) => setTimeout(r, 2500));
+      answered = await revoke(tasks, id, 'alice');
+      expect(answered).toMatchObject({ task_status: 'REVOKED' });
+    } finally {
+      worker.child.kill('SIGCONT');
+    }
+    const ended = await eventually(async () => ((await job(id)).finishedOn ? job(id) : undefined));
+    expect(ended.failedReason).toBe('revoked');
+    expect(await status(id)).toEqual(answered);
   });
 });
 

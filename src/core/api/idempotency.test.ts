@@ -2,6 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic, eventually, testApp } from '../../../test/helpers.js';
+import { idempotencyClaimKey } from '../redis/keys.js';
 
 const closers: (() => Promise<void>)[] = [];
 
@@ -97,7 +98,7 @@ describe('Idempotency-Key', () => {
     // What a server leaves behind when its submit timed out, or it died, between the claim and the job.
     const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
     const id = randomUUID();
-    const claim = `${api.prefix}:idempotency:${sha256(JSON.stringify(['alice', 'lost-1']))}`;
+    const claim = idempotencyClaimKey(api.prefix, sha256(JSON.stringify(['alice', 'lost-1'])));
     await api.redis.set(claim, JSON.stringify({ id, request: sha256(JSON.stringify(['sleep', { seconds: 5 }])) }), 'EX', 60);
     const before = await api.jobs();
     const retries = await Promise.all([api.submit('/sleep/5', 'lost-1'), api.submit('/sleep/5', 'lost-1')]);

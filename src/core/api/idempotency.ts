@@ -1,6 +1,7 @@
 // Idempotent submits: the same user sending the same Idempotency-Key within result_ttl gets the first task back.
 import { createHash, randomUUID } from 'node:crypto';
 import { ApiError } from '../http/errors.js';
+import { idempotencyClaimKey } from '../redis/keys.js';
 import type { TaskQueues } from '../tasks/queue.js';
 import type { Service } from '../service/service.js';
 
@@ -31,7 +32,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  */
 export async function submitOnce(tasks: TaskQueues, service: Service, input: unknown, owner: string, key: string): Promise<string> {
   // Hashed: keys are client data of any shape, and user names must not be readable from Redis key names.
-  const redisKey = `${tasks.prefix}:idempotency:${sha256(JSON.stringify([owner, key]))}`;
+  const redisKey = idempotencyClaimKey(tasks.prefix, sha256(JSON.stringify([owner, key])));
   const request = sha256(JSON.stringify([service.name, input]));
   const id = randomUUID();
   const claimed = await tasks.connection.set(redisKey, JSON.stringify({ id, request }), 'EX', tasks.resultTtl, 'NX');

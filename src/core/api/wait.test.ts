@@ -64,6 +64,17 @@ describe('GET /tasks/:id?wait=N', () => {
     expect(seconds(started)).toBeLessThan(30);
   });
 
+  it('answers REVOKED as soon as a queued task is cancelled, and ends its event stream', async () => {
+    const { task_id } = await client.submit('/parked/6');
+    const answer = get(`/tasks/${task_id}?wait=50`);
+    const stream = await get(`/tasks/${task_id}/events`);
+    await eventually(async () => (tasks.events.listening === 2 ? true : undefined));
+    expect((await get(`/tasks/${task_id}`, 'alice', { method: 'DELETE' })).status).toBe(200);
+    // The cancel leaves the job in the queue (no BullMQ event): its own event wakes them, well before 50 s.
+    expect(await (await answer).json()).toMatchObject({ task_id, task_status: 'REVOKED' });
+    expect(await stream.text()).toContain('"task_status":"REVOKED"');
+  });
+
   it('lets go of the waiter when the client hangs up', async () => {
     const { task_id } = await client.submit('/parked/5');
     const hangUp = new AbortController();

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { loginFailuresKey } from '../redis/keys.js';
 
 export interface LoginLimiterOptions {
   redis: Redis;
@@ -88,14 +89,14 @@ export class LoginLimiter {
   constructor(private readonly options: LoginLimiterOptions) {}
 
   private addressKey(address: string): string {
-    return `${this.options.prefix}:auth-failures:address:${countedAs(address, this.options.ipv6Prefix)}`;
+    return loginFailuresKey(this.options.prefix, 'address', countedAs(address, this.options.ipv6Prefix));
   }
 
   /** The counters an attempt goes against: its address's, its user name's, and the total. */
   private keys(address: string, username: string): string[] {
     // Hostile clients send any user name; a long one is hashed so the key stays small.
     const user = username.length <= 100 ? username : `sha256:${createHash('sha256').update(username).digest('hex')}`;
-    return [this.addressKey(address), `${this.options.prefix}:auth-failures:user:${user}`, `${this.options.prefix}:auth-failures:total`];
+    return [this.addressKey(address), loginFailuresKey(this.options.prefix, 'user', user), loginFailuresKey(this.options.prefix, 'total')];
   }
 
   private remember(key: string, ms: number): void {

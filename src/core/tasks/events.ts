@@ -3,15 +3,18 @@ import type { ConnectionOptions, Queue } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import { QueueEvents } from '../redis/bullmq.js';
 
-/** The events that can change what GET /tasks/:id answers. */
-const EVENTS = ['active', 'progress', 'completed', 'failed', 'removed', 'waiting', 'delayed', 'stalled'] as const;
+/**
+ * The events that can change what GET /tasks/:id answers: BullMQ's, and `revoked`, which a cancel writes
+ * to the same stream (tasks/cancel.ts).
+ */
+const EVENTS = ['active', 'progress', 'completed', 'failed', 'removed', 'waiting', 'delayed', 'stalled', 'revoked'] as const;
 export type TaskEventName = (typeof EVENTS)[number];
 
 /**
  * The events after which a task may have ended: what a request waiting for the end needs. A task that
  * will be retried goes back to `waiting` or `delayed` instead, and one stalled too often ends `failed`.
  */
-export const END_EVENTS: readonly TaskEventName[] = ['completed', 'failed', 'removed'];
+export const END_EVENTS: readonly TaskEventName[] = ['completed', 'failed', 'removed', 'revoked'];
 
 /** `changed`: an event about the task arrived; `closing`: the server shuts down, answer now. */
 export type Listener = (why: 'changed' | 'closing') => void;
@@ -90,7 +93,8 @@ export class TaskEvents {
       // Outages are logged by the shared connection's watcher; QueueEvents reconnects by itself.
       events.on('error', () => {});
       for (const name of EVENTS) {
-        events.on(name, ((args: { jobId: string }) => this.notify(args.jobId, name)) as never);
+        // QueueEvents emits every event of the stream by its name, ours too; its types know only BullMQ's.
+        events.on(name as 'active', ((args: { jobId: string }) => this.notify(args.jobId, name)) as never);
       }
       return events;
     })();

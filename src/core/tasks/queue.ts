@@ -70,6 +70,11 @@ export class TaskQueues {
 
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
   async status(id: string, owner: string): Promise<TaskStatus | null> {
+    return (await this.locate(id, owner))?.status ?? null;
+  }
+
+  /** The task's status, as `status()` reads it, and the queue that holds its job (or held it). */
+  async locate(id: string, owner: string): Promise<{ queue: Queue; status: TaskStatus } | null> {
     if (!isTaskId(id)) return null;
     return this.reader.read(this.queues.values(), id, owner);
   }

@@ -5,6 +5,7 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deletePrefix, redisUrl, services, uniquePrefix } from '../../../test/helpers.js';
+import { lockKey } from '../redis/keys.js';
 import { revoke } from './cancel.js';
 import { TaskQueues } from './queue.js';
 
@@ -76,6 +77,36 @@ describe('task status', () => {
     expect(await tasks.status(failing, 'alice')).toMatchObject({
       task_status: 'FAILURE', task_result: null, error: 'second try failed', attempts: 2, max_attempts: 2,
     });
+  });
+
+  it('reads a run whose worker died as STARTED until the stalled check takes it back, and a run handed back or retried later as PENDING', async () => {
+    await queue.drain(true);
+    // Its worker died: nobody renews the lock, which expires, and the job stays active until the stalled check.
+    const stalled = await add({ attempts: 2 });
+    await take(stalled);
+    await redis.del(lockKey(queue.toKey(stalled)));
+    expect(await tasks.status(stalled, 'alice')).toMatchObject({ task_status: 'STARTED', attempts: 1 });
+    // BullMQ's stalled check: one pass notes the active jobs, the next moves those still without a lock back.
+    const check = () => (hand as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait();
+    await check();
+    await redis.del(queue.toKey('stalled-check'));
+    await check();
+    expect(await queue.getJobState(stalled)).toBe('waiting');
+    const back = await tasks.status(stalled, 'alice');
+    expect(back).toMatchObject({ task_status: 'PENDING', attempts: 0, finished_at: null });
+    expect(back!.started_at).not.toBeNull();
+
+    // Handed back by a worker that stops (job.moveToWait), as a worker's shutdown does.
+    await (await take(stalled)).moveToWait(token);
+    expect(await tasks.status(stalled, 'alice')).toMatchObject({ task_status: 'PENDING' });
+
+    // Failed, to be retried after a backoff: delayed.
+    const retried = await add({ attempts: 2, backoff: { type: 'fixed', delay: 60_000 } });
+    await queue.remove(stalled);
+    await (await take(retried)).moveToFailed(new Error('first try failed'), token, false);
+    expect(await queue.getJobState(retried)).toBe('delayed');
+    expect(await tasks.status(retried, 'alice')).toMatchObject({ task_status: 'PENDING', attempts: 1, error: null });
+    await queue.drain(true);
   });
 
   it('reads a revoked task as REVOKED, and nothing for an unknown task or another user', async () => {

@@ -28,3 +28,12 @@ const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 export function isTaskId(id: string): boolean {
   return TASK_ID.test(id);
 }
+
+/** What a cancel writes into the job (JOB_FIELDS.revoked): who revoked it, and the REVOKED status it reads. */
+export interface Revoked {
+  owner: string;
+  status: TaskStatus;
+}
+
+/** The reason a task stopped by a revoke fails with, in BullMQ's job and in the status a client reads. */
+export const REVOKED_REASON = 'revoked';

@@ -3,9 +3,9 @@
 import type { Job, Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
-import { isRevoked } from '../tasks/cancel.js';
+import { claimOutcome, isRevoked } from '../tasks/cancel.js';
 import type { Logger } from '../process/logger.js';
-import type { TaskData } from '../tasks/types.js';
+import { REVOKED_REASON, type TaskData } from '../tasks/types.js';
 import { progressWriter } from './progress.js';
 import type { Sandbox } from './sandbox.js';
 import type { Service } from '../service/service.js';
@@ -14,7 +14,6 @@ export interface TaskProcessorOptions {
   services: readonly Service[];
   sandbox: Sandbox;
   redis: Redis;
-  prefix: string;
   /** Seconds, for services that declare no `timeout`. */
   defaultTimeout: number;
   /** Seconds between aborting a task's signal and killing its process. */
@@ -25,6 +24,12 @@ export interface TaskProcessorOptions {
 }
 
 type Stop = 'timeout' | 'revoked' | 'shutdown';
+
+/** A run that ended revoked, or was handed back to the queue: no outcome of its own to store. */
+function isStop(err: unknown): boolean {
+  const { name, message } = (err ?? {}) as Error;
+  return name === 'WaitingError' || (name === 'UnrecoverableError' && message === REVOKED_REASON);
+}
 
 export interface TaskProcessor {
   processor: Processor<TaskData>;
@@ -38,9 +43,28 @@ export interface TaskProcessor {
 
 export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const byName = new Map(o.services.map((s) => [s.name, s]));
-  let current: { id: string; stop(why: Stop, message: string): void } | undefined;
+  let current: { id: string; key: string; stop(why: Stop, message: string): void } | undefined;
+  const keyOf = (job: Job<TaskData>) => `${job.queueQualifiedName}:${job.id}`;
 
-  const processor = async (job: Job<TaskData>, token?: string) => {
+  /**
+   * Whether BullMQ will store `err` as the task's failure rather than retry it, by BullMQ's own rule
+   * (Job.shouldRetryJob).
+   */
+  const final = (job: Job<TaskData>, err: unknown): boolean =>
+    !isStop(err) && ((err as Error)?.name === 'UnrecoverableError' || job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+
+  /**
+   * The task's own outcome is stored only if no revoke came first: a cancel answered REVOKED must not be
+   * followed by SUCCESS or FAILURE (see claimOutcome).
+   */
+  const settle = async (job: Job<TaskData>, token: string | undefined): Promise<void> => {
+    if (!(await claimOutcome(o.redis, { jobKey: keyOf(job), token: token ?? '', attemptsStarted: job.attemptsStarted }))) {
+      o.log.warn({ task_id: job.id, service: job.name, reason: 'revoked' }, 'the task was revoked as it ended: its outcome is not stored');
+      throw new UnrecoverableError(REVOKED_REASON);
+    }
+  };
+
+  const attempt = async (job: Job<TaskData>, token?: string) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
     const timeout = service.timeout ?? o.defaultTimeout;
@@ -52,8 +76,8 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       o.log.warn({ task_id: job.id, service: job.name, reason }, `stopping the task: ${message}`);
       controller.abort(new Error(message));
     };
-    // Set before the tombstone check: a revoke written after the check still finds the task here.
-    current = { id: job.id!, stop };
+    // Set before the check for a revoke: one written after the check still finds the task here.
+    current = { id: job.id!, key: keyOf(job), stop };
     // Capped at setTimeout's limit (about 24.8 days), beyond which it would fire at once.
     const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), Math.min(timeout * 1000, 2 ** 31 - 1));
     const progress = progressWriter(
@@ -61,7 +85,8 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       o.progressRate,
     );
     try {
-      if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
+      // A task revoked while queued stays in the queue (see cancel.ts): it ends here, never started.
+      if (await isRevoked(o.redis, keyOf(job))) throw new UnrecoverableError(REVOKED_REASON);
       const result = await o.sandbox
         .run({
           name: job.name,
@@ -80,7 +105,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       return result;
     } catch (err) {
       if (why === 'timeout') throw new Error(`timed out after ${timeout} s`);
-      if (why === 'revoked') throw new UnrecoverableError('revoked');
+      if (why === 'revoked') throw new UnrecoverableError(REVOKED_REASON);
       if (why === 'shutdown') {
         // Not a failure: the task goes back to the queue, as if never started, and another worker runs it.
         await job.moveToWait(token);
@@ -93,6 +118,20 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     }
   };
 
+  const processor = async (job: Job<TaskData>, token?: string) => {
+    let result: unknown;
+    try {
+      result = await attempt(job, token);
+    } catch (err) {
+      if (final(job, err)) await settle(job, token);
+      // A run that would be retried, of a task revoked meanwhile: it ends now rather than at its next start.
+      else if (!isStop(err) && (await isRevoked(o.redis, keyOf(job)))) throw new UnrecoverableError(REVOKED_REASON);
+      throw err;
+    }
+    await settle(job, token);
+    return result;
+  };
+
   return {
     processor,
     revoke: (id) => {
@@ -102,7 +141,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       const running = current;
       if (!running) return;
       try {
-        if ((await isRevoked(o.redis, o.prefix, running.id)) && current === running) running.stop('revoked', 'revoked');
+        if ((await isRevoked(o.redis, running.key)) && current === running) running.stop('revoked', 'revoked');
       } catch (err) {
         o.log.warn({ task_id: running.id, err: (err as Error).message }, 'could not check whether the task was revoked');
       }

@@ -34,7 +34,7 @@ export async function runWorker(registry: URL): Promise<void> {
     config.service_idle_exit * 1000,
   );
   const tasks = taskProcessor({
-    services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
+    services: mine, sandbox, redis: connection,
     defaultTimeout: config.default_timeout, killAfter: config.kill_after, progressRate: config.max_progress_rate, log,
   });
   const worker = new Worker(config.queue, tasks.processor, {

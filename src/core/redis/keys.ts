@@ -1,0 +1,33 @@
+// The names of what the template keeps in Redis beside BullMQ's own: its keys, its channel, and the two
+// fields it adds to a BullMQ job's hash, in one place.
+//
+// BullMQ names a queue's keys `<prefix>:<queue>:...` and refuses an empty queue name or one with a ':'.
+// The template's keys start `<prefix>::`, an empty queue segment, so no queue can reach them whatever
+// its name: a queue named `revoked` or `idempotency` once turned every status read of its tasks into a
+// WRONGTYPE error, when the template's keys were `<prefix>:revoked:<id>` and the like.
+
+const own = (prefix: string, kind: string) => `${prefix}::${kind}`;
+
+/** The pub/sub channel that tells workers which task was revoked. */
+export const revokeChannel = (prefix: string) => own(prefix, 'revoke');
+
+/** An `Idempotency-Key` claim, by the hash of the owner and the key (api/idempotency.ts). */
+export const idempotencyClaimKey = (prefix: string, hash: string) => `${own(prefix, 'idempotency')}:${hash}`;
+
+/** A failed-login counter: per client address, per user name, or the total over both (`who` unset). */
+export const loginFailuresKey = (prefix: string, by: 'address' | 'user' | 'total', who?: string) =>
+  `${own(prefix, 'auth-failures')}:${by}${who === undefined ? '' : `:${who}`}`;
+
+/**
+ * Fields of a job's hash (`<prefix>:<queue>:<task id>`), which live and expire with the job; BullMQ
+ * reads only its own fields and leaves these alone (tasks/cancel.ts says what they hold).
+ */
+export const JOB_FIELDS = {
+  /** The task's owner and REVOKED status, written by a cancel. */
+  revoked: 'selfhost:revoked',
+  /** A worker's claim that the run it holds is ending with its own outcome: a cancel then comes too late. */
+  finishing: 'selfhost:finishing',
+} as const;
+
+/** The key of a job's lock, which BullMQ's worker holds while it runs the job. */
+export const lockKey = (jobKey: string) => `${jobKey}:lock`;
