@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../scripts/private-redis.js';
 import { TaskQueues } from '../src/core/tasks/queue.js';
-import { basic, deletePrefix, HASHES, redisUrl, services, startProcess, type Proc, uniquePrefix, writeYaml } from './helpers.js';
+import { basic, deletePrefix, eventually, HASHES, redisUrl, services, startProcess, type Proc, uniquePrefix, writeYaml } from './helpers.js';
 
 const prefix = uniquePrefix();
 const procs: Proc[] = [];
@@ -22,6 +22,9 @@ async function startServer(): Promise<{ server: Proc; port: number }> {
   const server = startProcess('src/server.ts', { CONFIG_FILENAME: config, REDIS_URL: redisUrl(), PORT: String(port) });
   procs.push(server);
   await server.waitFor(/listening on/);
+  // Listening comes before its Redis connection is up (the server starts without Redis, answering 503
+  // until it is there): ready is when /readyz says so, as for a Kubernetes readiness probe.
+  await eventually(async () => ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok ? true : undefined));
   return { server, port };
 }
 
