@@ -14,7 +14,7 @@ export interface StackOptions {
   redisUrl?: string;
   /** Added to every process's environment, besides REDIS_URL (the stack's Redis). */
   env?: Record<string, string>;
-  /** A server (default entry src/server.ts) with this config file on this port; ready once it listens. */
+  /** A server (default entry src/server.ts) with this config file on this port; ready once /readyz answers 200. */
   server?: { config: string; port: number; entry?: string; env?: Record<string, string> };
   /**
    * `count` workers (default entry src/worker.ts) with this config file (none: worker_config.yaml if there is
@@ -104,7 +104,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     }
     for (let i = 0; i < (workers?.count ?? 0); i++) stack.addWorker();
     await Promise.all([
-      stack.server && (output === 'inherit' ? stack.server.waitForHttp(`${stack.base}/healthz`) : stack.server.waitFor(/listening on/)),
+      // Ready when /readyz says so: the server listens before its Redis connection is up, and answers 503 until then.
+      stack.server?.waitForHttp(`${stack.base}/readyz`),
       ...(output === 'inherit' ? [] : stack.workers.map((worker) => worker.waitFor(/worker started/))),
     ]);
   } catch (err) {
