@@ -70,6 +70,8 @@ function command(entry: string): string {
 }
 const BUILD = join(ROOT, 'bench', '.build');
 const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
+/** Milliseconds between readiness checks: the start-up figures are read to this. */
+const READY_EVERY = 5;
 
 /** What every step works with: the stack and its Redis, the queues, the config files and ports. */
 interface Bench {
@@ -159,19 +161,19 @@ async function startUps(launch: (name: string) => Proc, ready: (proc: Proc) => P
 async function startUpsAndIdleMemory({ start, ports, configs }: Bench): Promise<Pick<Measured, 'idle' | 'ready'>> {
   const serverStarts = await startUps(
     (name) => start(`server-${name}`, 'src/server.ts', { CONFIG_FILENAME: configs.server }),
-    (proc) => proc.waitForHttp(url(ports.server, '/healthz'), 30_000),
+    (proc) => proc.waitForHttp(url(ports.server, '/healthz'), 30_000, READY_EVERY),
   );
   const helloStarts = await startUps(
     (name) => start(`hello-${name}`, 'bench/baselines/hello.ts', { PORT: String(ports.hello) }),
-    (proc) => proc.waitForHttp(url(ports.hello, '/'), 30_000),
+    (proc) => proc.waitForHttp(url(ports.hello, '/'), 30_000, READY_EVERY),
   );
   const workerStarts = await startUps(
     (name) => start(`worker-${name}`, 'src/worker.ts', { CONFIG_FILENAME: configs.worker }),
-    (proc) => proc.waitFor(/worker started/, 30_000),
+    (proc) => proc.waitFor(/worker started/, 30_000, READY_EVERY),
   );
   const bareWorkerStarts = await startUps(
     (name) => start(`bare-worker-${name}`, 'bench/baselines/worker.ts', { PREFIX: 'bare' }),
-    (proc) => proc.waitFor(/worker started/, 30_000),
+    (proc) => proc.waitFor(/worker started/, 30_000, READY_EVERY),
   );
   say(`  start-ups (median of ${STARTS}): server ${serverStarts.ms.toFixed(0)} ms, worker ${workerStarts.ms.toFixed(0)} ms`);
   return {
@@ -183,11 +185,11 @@ async function startUpsAndIdleMemory({ start, ports, configs }: Bench): Promise<
 /** Requests per second and peak memory of the server's routes beside bare Hono and BullMQ, --rounds times. */
 async function httpRounds({ start, stack, queues, events, ports, configs, authorization }: Bench, profile: string[]): Promise<{ http: HttpRound[]; notes: string[] }> {
   const server = start('server', 'src/server.ts', { CONFIG_FILENAME: configs.server }, profile);
-  await server.waitForHttp(url(ports.server, '/healthz'), 30_000);
+  await server.waitForHttp(url(ports.server, '/healthz'), 30_000, READY_EVERY);
   const hello = start('hello', 'bench/baselines/hello.ts', { PORT: String(ports.hello) });
-  await hello.waitForHttp(url(ports.hello, '/'), 30_000);
+  await hello.waitForHttp(url(ports.hello, '/'), 30_000, READY_EVERY);
   const bareEnqueue = start('bare-enqueue', 'bench/baselines/enqueue.ts', { PORT: String(ports.enqueue), PREFIX: 'bare' });
-  await bareEnqueue.waitForHttp(url(ports.enqueue, '/'), 30_000);
+  await bareEnqueue.waitForHttp(url(ports.enqueue, '/'), 30_000, READY_EVERY);
 
   const headers = { Authorization: authorization };
   // The status runs read a finished task: BullMQ finds a waiting job's state by scanning the wait list
@@ -248,11 +250,11 @@ async function httpRounds({ start, stack, queues, events, ports, configs, author
  */
 async function workerRounds({ start, queues, events, ports, configs, authorization }: Bench, profile: string[]): Promise<{ jobs: JobRound[]; mode: WaitMode }> {
   const worker = start('worker', 'src/worker.ts', { CONFIG_FILENAME: configs.worker }, profile);
-  await worker.waitFor(/worker started/, 30_000);
+  await worker.waitFor(/worker started/, 30_000, READY_EVERY);
   const bareWorker = start('bare-worker', 'bench/baselines/worker.ts', { PREFIX: 'bare' });
-  await bareWorker.waitFor(/worker started/, 30_000);
+  await bareWorker.waitFor(/worker started/, 30_000, READY_EVERY);
   const sandboxedWorker = start('sandboxed-worker', 'bench/baselines/sandboxed-worker.ts', { PREFIX: 'sandboxed' });
-  await sandboxedWorker.waitFor(/worker started/, 30_000);
+  await sandboxedWorker.waitFor(/worker started/, 30_000, READY_EVERY);
 
   const api = { base: url(ports.server, ''), authorization };
   const mode = await detectWaitMode(api);

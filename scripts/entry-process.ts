@@ -38,10 +38,13 @@ export interface Proc {
   output(): string;
   /** Its stdout alone (`'pipe'` only), where the entry points write their JSON log lines. */
   stdout(): string;
-  /** Milliseconds from the spawn until the output matches `pattern`; rejects if it exits first or time runs out. */
-  waitFor(pattern: RegExp, ms?: number): Promise<number>;
-  /** Milliseconds from the spawn until `url` first answers 2xx; rejects if it exits first or time runs out. */
-  waitForHttp(url: string, ms?: number): Promise<number>;
+  /**
+   * Milliseconds from the spawn until the output matches `pattern`, checked `every` ms (default 50); rejects
+   * if it exits first or `ms` (default 20 s) runs out.
+   */
+  waitFor(pattern: RegExp, ms?: number, every?: number): Promise<number>;
+  /** Milliseconds from the spawn until `url` first answers 2xx, tried `every` ms; rejects as waitFor() does. */
+  waitForHttp(url: string, ms?: number, every?: number): Promise<number>;
   /** Its exit code (null when a signal ended it). */
   exited: Promise<number | null>;
   running(): boolean;
@@ -84,15 +87,15 @@ export function startEntry(entry: string, { name = entry, env = {}, output: to =
     stdout: () => stdout,
     exited,
     running,
-    async waitFor(pattern, ms = 20_000) {
-      for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(5)) {
+    async waitFor(pattern, ms = 20_000, every = 50) {
+      for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(every)) {
         if (pattern.test(output())) return since();
         if (!running()) throw gone(String(pattern));
       }
       throw new Error(`${name}: no ${pattern} within ${ms} ms${tail()}`);
     },
-    async waitForHttp(url, ms = 20_000) {
-      for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(5)) {
+    async waitForHttp(url, ms = 20_000, every = 50) {
+      for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(every)) {
         if (!running()) throw gone(`${url} answered`);
         if (await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) return since();
       }
