@@ -9,7 +9,10 @@ export interface ServiceContext<Options = unknown> {
   log: Logger;
   /** Report progress, usually a number from 0 to 100; shown as `progress` in the task status. */
   progress(value: number | object): Promise<void>;
-  /** Aborts when the task is cancelled, times out, or the worker shuts down: stop work and throw. */
+  /**
+   * Aborts when the task is cancelled, times out, or the worker shuts down: stop work and throw. Its
+   * `reason` is then a {@link TaskStopped} saying which (`stopReason(ctx.signal)`).
+   */
   signal: AbortSignal;
   /** The service's settings from the config file (`services.<name>`), already validated. */
   options: Options;
@@ -61,6 +64,30 @@ export function defineService<Input, Output, Options = Record<string, never>>(
 /** Thrown by a service when its input is wrong: the task fails at once and is never retried. */
 export class InputError extends Error {
   override name = 'InputError';
+}
+
+/**
+ * Why a running task is stopped: `revoked` (the client cancelled it), `timeout` (past its timeout), or
+ * `shutdown` (its worker is stopping; the task goes back to the queue, not counted as an attempt, and
+ * another worker runs it again, with its last checkpoint).
+ */
+export type StopReason = 'revoked' | 'timeout' | 'shutdown';
+
+/** The reason `ctx.signal` aborts with when the worker stops a task. */
+export class TaskStopped extends Error {
+  override name = 'TaskStopped';
+  constructor(
+    readonly why: StopReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why `signal` aborted, when the worker stopped the task; undefined while it has not, or for another reason. */
+export function stopReason(signal: AbortSignal): StopReason | undefined {
+  const reason: unknown = signal.reason;
+  return signal.aborted && reason instanceof TaskStopped ? reason.why : undefined;
 }
 
 export const DEFAULT_QUEUE = 'tasks';

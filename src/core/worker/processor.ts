@@ -8,7 +8,7 @@ import type { Logger } from '../process/logger.js';
 import type { TaskData } from '../tasks/types.js';
 import { progressWriter } from './progress.js';
 import type { Sandbox } from './sandbox.js';
-import type { Service } from '../service/service.js';
+import { TaskStopped, type Service, type StopReason } from '../service/service.js';
 
 export interface TaskProcessorOptions {
   services: readonly Service[];
@@ -24,7 +24,6 @@ export interface TaskProcessorOptions {
   log: Logger;
 }
 
-type Stop = 'timeout' | 'revoked' | 'shutdown';
 
 export interface TaskProcessor {
   processor: Processor<TaskData>;
@@ -38,19 +37,19 @@ export interface TaskProcessor {
 
 export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const byName = new Map(o.services.map((s) => [s.name, s]));
-  let current: { id: string; stop(why: Stop, message: string): void } | undefined;
+  let current: { id: string; stop(why: StopReason, message: string): void } | undefined;
 
   const processor = async (job: Job<TaskData>, token?: string) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
     const timeout = service.timeout ?? o.defaultTimeout;
     const controller = new AbortController();
-    let why: Stop | undefined;
-    const stop = (reason: Stop, message: string) => {
+    let why: StopReason | undefined;
+    const stop = (reason: StopReason, message: string) => {
       if (why) return;
       why = reason;
       o.log.warn({ task_id: job.id, service: job.name, reason }, `stopping the task: ${message}`);
-      controller.abort(new Error(message));
+      controller.abort(new TaskStopped(reason, message));
     };
     // Set before the tombstone check: a revoke written after the check still finds the task here.
     current = { id: job.id!, stop };

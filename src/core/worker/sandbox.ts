@@ -2,6 +2,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError } from '../redis/bullmq.js';
+import { TaskStopped } from '../service/service.js';
 import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
 
 export interface SandboxRun {
@@ -127,7 +128,8 @@ export class Sandbox {
     let onExit!: (code: number | null, signal: NodeJS.Signals | null) => void;
     const onAbort = () => {
       const reason: unknown = task.signal.reason;
-      child.send({ cmd: 'abort', reason: reason instanceof Error ? reason.message : String(reason) } satisfies ParentMessage, () => {});
+      const why = reason instanceof TaskStopped ? reason.why : undefined;
+      child.send({ cmd: 'abort', reason: reason instanceof Error ? reason.message : String(reason), why } satisfies ParentMessage, () => {});
       killTimer = setTimeout(() => this.kill(), task.killAfterMs);
     };
     try {
