@@ -4,6 +4,7 @@ import type { Job, Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
 import { isRevoked } from '../tasks/cancel.js';
+import { Checkpoints } from '../tasks/checkpoint.js';
 import type { Logger } from '../process/logger.js';
 import type { TaskData } from '../tasks/types.js';
 import { progressWriter } from './progress.js';
@@ -19,7 +20,7 @@ export interface TaskProcessorOptions {
   defaultTimeout: number;
   /** Seconds between aborting a task's signal and killing its process. */
   killAfter: number;
-  /** Progress writes per second per task; faster updates are coalesced. */
+  /** Progress and checkpoint writes per second per task; faster updates are coalesced, the latest kept. */
   progressRate: number;
   log: Logger;
 }
@@ -37,6 +38,7 @@ export interface TaskProcessor {
 
 export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const byName = new Map(o.services.map((s) => [s.name, s]));
+  const checkpoints = new Checkpoints(o.redis);
   let current: { id: string; stop(why: StopReason, message: string): void } | undefined;
 
   const processor = async (job: Job<TaskData>, token?: string) => {
@@ -59,8 +61,20 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'progress not saved')),
       o.progressRate,
     );
+    // Checkpoints are coalesced like progress: only the latest state matters. Each is written while this
+    // worker holds the task's lock, and the last one before the task ends or goes back to the queue.
+    const jobKey = `${job.queueQualifiedName}:${job.id}`;
+    const checkpoint = progressWriter(
+      (box) =>
+        checkpoints.save(jobKey, token ?? '', JSON.stringify((box as { state: unknown }).state)).then(
+          (saved) => void (saved || o.log.warn({ task_id: job.id }, 'checkpoint not saved: this worker no longer holds the task')),
+          (err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'checkpoint not saved'),
+        ),
+      o.progressRate,
+    );
     try {
-      if (await isRevoked(o.redis, o.prefix, job.id!)) throw new UnrecoverableError('revoked');
+      const [revoked, resume] = await Promise.all([isRevoked(o.redis, o.prefix, job.id!), checkpoints.read(jobKey)]);
+      if (revoked) throw new UnrecoverableError('revoked');
       const result = await o.sandbox
         .run({
           name: job.name,
@@ -69,10 +83,13 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
           signal: controller.signal,
           killAfterMs: o.killAfter * 1000,
           onProgress: progress.report,
+          resume,
+          // The writer takes objects and numbers; a checkpoint is any JSON, so it is boxed.
+          onCheckpoint: (state) => checkpoint.report({ state }),
         })
-        // The last progress is written before the task ends, whichever way: a client that reads the
-        // final status sees it.
-        .finally(() => progress.flush());
+        // The last progress and checkpoint are written before the task ends, whichever way: a client that
+        // reads the final status sees the progress, and the task's next run gets the checkpoint.
+        .finally(() => Promise.all([progress.flush(), checkpoint.flush()]));
       // A service that returns once its signal has aborted hands back a partial result: the task ends
       // as the stop says (timed out, revoked, back to the queue), not as a success.
       if (why) throw controller.signal.reason;

@@ -13,7 +13,8 @@ export interface SandboxSetup {
 }
 
 export type ParentMessage =
-  | { cmd: 'run'; name: string; input: unknown; taskId: string }
+  /** `resume`: the task's last checkpoint, undefined when it has none. */
+  | { cmd: 'run'; name: string; input: unknown; taskId: string; resume?: unknown }
   /** `why` is undefined for an abort the worker did not decide (none today), which the service sees as a plain Error. */
   | { cmd: 'abort'; reason: string; why?: StopReason };
 
@@ -25,5 +26,6 @@ export type ParentMessage =
 export type ChildMessage =
   | { cmd: 'ready' }
   | { cmd: 'progress'; taskId: string; value: number | object }
+  | { cmd: 'checkpoint'; taskId: string; value: unknown }
   | { cmd: 'done'; taskId: string; value: unknown }
   | { cmd: 'failed'; taskId: string; error: { name: string; message: string; stack?: string } };

@@ -33,6 +33,8 @@ process.on('message', (message: ParentMessage) => {
   const ctx = {
     log: log.child({ task_id: taskId, service: message.name }),
     progress: (value: number | object) => send({ cmd: 'progress', taskId, value }),
+    checkpoint: (value: unknown) => send({ cmd: 'checkpoint', taskId, value }),
+    resume: message.resume,
     signal: controller.signal,
     taskId,
   };

@@ -28,7 +28,7 @@ export async function runWorker(registry: URL): Promise<void> {
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
 
-  const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes };
+  const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes, maxCheckpointBytes: config.max_checkpoint_bytes };
   const sandbox = new Sandbox(
     { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions], limits },
     config.service_idle_exit * 1000,
