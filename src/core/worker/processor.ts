@@ -23,6 +23,8 @@ export interface TaskProcessorOptions {
   /** Progress and checkpoint writes per second per task; faster updates are coalesced, the latest kept. */
   progressRate: number;
   log: Logger;
+  /** Told when a task starts (true) and ends, however it ends (false): the pod's deletion cost. */
+  onBusy?(busy: boolean): void;
 }
 
 
@@ -44,6 +46,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const processor = async (job: Job<TaskData>, token?: string) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
+    o.onBusy?.(true);
     const timeout = service.timeout ?? o.defaultTimeout;
     const controller = new AbortController();
     let why: StopReason | undefined;
@@ -106,6 +109,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     } finally {
       clearTimeout(timer);
       current = undefined;
+      o.onBusy?.(false);
     }
   };
 

@@ -13,6 +13,7 @@ import { loadServices } from '../service/routes.js';
 import { queueOf } from '../service/service.js';
 import { onShutdown } from '../process/shutdown.js';
 import { taskProcessor } from './processor.js';
+import { deletionCost, podApiFromEnvironment } from './deletion-cost.js';
 
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
@@ -33,9 +34,13 @@ export async function runWorker(registry: URL): Promise<void> {
     { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions], limits },
     config.service_idle_exit * 1000,
   );
+  // In a Kubernetes pod with the manifests' service account: idle pods go first on a scale-in.
+  const podApi = podApiFromEnvironment(process.env);
+  const cost = podApi && deletionCost(podApi, log);
   const tasks = taskProcessor({
     services: mine, sandbox, redis: connection, prefix: config.queue_prefix,
     defaultTimeout: config.default_timeout, killAfter: config.kill_after, progressRate: config.max_progress_rate, log,
+    onBusy: cost?.set,
   });
   const worker = new Worker(config.queue, tasks.processor, {
     connection,
