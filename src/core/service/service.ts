@@ -22,7 +22,7 @@ export interface ServiceContext<Options = unknown, State = unknown> {
    * Saves `state` (JSON, within `max_checkpoint_bytes`) as the task's checkpoint: whatever run of this
    * task comes next (after its worker was stopped, crashed or was killed, or a retry) gets it as
    * `ctx.resume`. Cheap (one Redis write, at most `max_progress_rate` a second, the latest kept): call it
-   * every few seconds. Resolves once the worker has it; the worker writes it before the run ends.
+   * every few seconds. Resolves once it is sent to the worker, which writes it before the run ends.
    */
   checkpoint(state: State): Promise<void>;
   /**
