@@ -8,7 +8,8 @@ import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
-import { Namespace, Service } from 'kubernetes-models/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { SHUTDOWN_MARGIN } from '../src/core/worker/worker.js';
@@ -26,6 +27,9 @@ type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; 
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'v1/Namespace': Namespace,
   'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'apps/v1/Deployment': Deployment,
   'apps/v1/StatefulSet': StatefulSet,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
@@ -73,10 +77,13 @@ describe('Kubernetes manifests', () => {
       'Deployment/worker',
       'Deployment/worker-heavy',
       'Namespace/selfhost',
+      'Role/worker-pod-deletion-cost',
+      'RoleBinding/worker-pod-deletion-cost',
       'ScaledObject/worker',
       'ScaledObject/worker-heavy',
       'Service/redis',
       'Service/server',
+      'ServiceAccount/worker',
       'StatefulSet/redis',
     ]);
     for (const manifest of manifests) expect(() => validate(manifest), `${manifest.file}: ${manifest.kind}`).not.toThrow();
@@ -129,6 +136,19 @@ describe('Kubernetes manifests', () => {
     expect(container.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     // The worker may take shutdown_grace, then kill_after, then its margin to stop: Kubernetes must wait longer.
     expect(spec.terminationGracePeriodSeconds).toBeGreaterThan(config.shutdown_grace + config.kill_after + SHUTDOWN_MARGIN);
+  });
+
+  it('let the workers, and only them, patch pods (their deletion cost), and nothing else', () => {
+    expect((find('Role', 'worker-pod-deletion-cost') as any).rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['patch'] }]);
+    const binding = find('RoleBinding', 'worker-pod-deletion-cost') as any;
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'worker' }]);
+    for (const name of ['worker', 'worker-heavy']) {
+      const spec = podSpec(name);
+      expect(spec.serviceAccountName).toBe('worker');
+      const env = Object.fromEntries(spec.containers[0].env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+      expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
+    }
+    expect(podSpec('server').serviceAccountName).toBeUndefined();
   });
 
   it('run every pod as a non-root user', () => {

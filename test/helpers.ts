@@ -128,6 +128,8 @@ export async function inProcessWorker(prefix: string): Promise<{ worker: Worker;
     run(job.name, job.data.input, {
       log: log.child({ task_id: job.id, service: job.name }),
       progress: (value) => job.updateProgress(value),
+      checkpoint: async () => {},
+      resume: undefined,
       signal: signal ?? new AbortController().signal,
       taskId: job.id!,
     });

@@ -77,7 +77,7 @@ describe('npm run new-service', () => {
 
     const load = async (file: string) => import(pathToFileURL(join(root, file)).href);
     const echo: Service = (await load('src/services/echo.ts')).default;
-    expect(await runLocal(echo, { text: 'hi' })).toEqual({ result: { text: 'hi' }, progress: [100] });
+    expect(await runLocal(echo, { text: 'hi' })).toEqual({ result: { text: 'hi' }, progress: [100], checkpoints: [] });
     const { routes } = (await load('src/routes.ts')) as { routes: ServiceRoute[] };
     expect(servicesOf(routes).map((s) => s.name)).toEqual(['sleep', 'maths', 'echo', 'resize-image']);
     const { app, close } = testApp({}, { routes });

@@ -12,7 +12,20 @@ describe('sleep', () => {
   });
 
   it('returns at once for 0 seconds', async () => {
-    expect(await runLocal(sleep, { seconds: 0 })).toEqual({ result: 'slept 0 seconds', progress: [100] });
+    expect(await runLocal(sleep, { seconds: 0 })).toEqual({ result: 'slept 0 seconds', progress: [100], checkpoints: [] });
+  });
+
+  it('saves the seconds slept each second, and a resumed run sleeps only what is left, its progress going on', async () => {
+    const { checkpoints } = await runLocal(sleep, { seconds: 2 });
+    expect(checkpoints).toEqual([{ slept: 1 }, { slept: 2 }]);
+    // One second left, not three: one sleep, from 67 %.
+    const resumed = await runLocal(sleep, { seconds: 3 }, { resume: { slept: 2 } });
+    expect(resumed).toEqual({ result: 'slept 3 seconds', progress: [67, 100], checkpoints: [{ slept: 3 }] });
+  });
+
+  it('starts over from a saved state that does not fit its checkpoint schema', async () => {
+    const { progress } = await runLocal(sleep, { seconds: 1 }, { resume: { seconds_done: 5 } });
+    expect(progress).toEqual([0, 100]);
   });
 
   it('accepts 0..max_sleep_seconds whole seconds only', async () => {

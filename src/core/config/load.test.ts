@@ -117,17 +117,19 @@ describe('worker config', () => {
     }
   });
 
-  it('bounds what a task may write: progress size and rate, result size', () => {
+  it('bounds what a task may write: progress size and rate, result size, checkpoint size', () => {
     expect(loadWorkerConfig({ CONFIG_FILENAME: writeYaml({}) }).config).toMatchObject({
       max_progress_bytes: 64 * 1024,
       max_progress_rate: 5,
       max_result_bytes: 4 * 1024 * 1024,
+      max_checkpoint_bytes: 64 * 1024,
     });
-    const file = writeYaml({ max_progress_bytes: 0, max_progress_rate: 0, max_result_bytes: 1024 ** 3 });
+    const file = writeYaml({ max_progress_bytes: 0, max_progress_rate: 0, max_result_bytes: 1024 ** 3, max_checkpoint_bytes: 0 });
     const message = errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: file }));
     expect(message).toContain(`${file}: max_progress_bytes: Too small`);
     expect(message).toContain(`${file}: max_progress_rate: Too small`);
     expect(message).toContain(`${file}: max_result_bytes: Too big: expected number to be <=536870912`);
+    expect(message).toContain(`${file}: max_checkpoint_bytes: Too small`);
   });
 
   it('fails when the named file is missing', () => {

@@ -127,6 +127,8 @@ export const workerConfigSchema = z.strictObject({
   service_idle_exit: seconds(0, DAY).default(300),
   /** Largest progress value a task may report, in bytes of JSON; a larger one fails the task. */
   max_progress_bytes: z.number().int().positive().max(16 * MiB).default(64 * KiB),
+  /** Largest checkpoint a task may save (ctx.checkpoint), in bytes of JSON; a larger one fails the task. */
+  max_checkpoint_bytes: z.number().int().positive().max(16 * MiB).default(64 * KiB),
   /** Progress writes per second per task; a service that reports faster has its updates coalesced, the latest kept. */
   max_progress_rate: z.number().positive().max(1000).default(5),
   /** Largest result a task may return, in bytes of JSON; a larger one fails the task. Redis strings stop at 512 MiB. */

@@ -27,6 +27,8 @@ export const JOB_FIELDS = {
   revoked: 'selfhost:revoked',
   /** A worker's claim that the run it holds is ending with its own outcome: a cancel then comes too late. */
   finishing: 'selfhost:finishing',
+  /** The state a service last saved with ctx.checkpoint(), handed to the task's next run (tasks/checkpoint.ts). */
+  checkpoint: 'selfhost:checkpoint',
 } as const;
 
 /** The key of a job's lock, which BullMQ's worker holds while it runs the job. */

@@ -1,6 +1,6 @@
 // Runs one task: looks its service up by name, re-validates the input, and calls run(input, ctx).
-import { InputError, inputSchema, type Service, type ServiceContext } from '../service/service.js';
-import { progressProblem, resultProblem, type OutputLimits } from './output.js';
+import { InputError, inputSchema, resumeState, type Service, type ServiceContext } from '../service/service.js';
+import { checkpointProblem, progressProblem, resultProblem, type OutputLimits } from './output.js';
 
 /**
  * A failure no retry can fix. BullMQ knows its UnrecoverableError by name as well as by class, so this
@@ -10,7 +10,10 @@ class UnrecoverableError extends Error {
   override name = 'UnrecoverableError';
 }
 
-/** What a run needs besides the input: everything in `ctx` but the options, which the runner knows. */
+/**
+ * What a run needs besides the input: everything in `ctx` but the options, which the runner knows; `resume`
+ * is the state as saved, which the runner checks against the service's `checkpoint` schema.
+ */
 export type RunContext = Omit<ServiceContext, 'options'>;
 
 /**
@@ -29,16 +32,24 @@ export function createRunner(services: readonly Service[], options: Map<string, 
       const reasons = parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
       throw new UnrecoverableError(`invalid input: ${reasons.join('; ')}`);
     }
-    // A progress value over its limit fails the task, even if the service catches the rejection and goes on.
+    // A progress value or checkpoint over its limit fails the task, even if the service catches the rejection and goes on.
     let refused: UnrecoverableError | undefined;
     const progress = async (value: number | object) => {
       const problem = limits && progressProblem(value, limits.maxProgressBytes);
       if (problem) throw (refused ??= new UnrecoverableError(problem));
       await ctx.progress(value);
     };
+    const checkpoint = async (state: unknown) => {
+      const problem = checkpointProblem(state, limits?.maxCheckpointBytes);
+      if (problem) throw (refused ??= new UnrecoverableError(problem));
+      await ctx.checkpoint(state);
+    };
+    const resume = resumeState(entry.service, ctx.resume);
+    if (resume.problem) ctx.log.warn({ problem: resume.problem }, 'the saved checkpoint does not fit the service\'s checkpoint schema: starting over');
+    else if (resume.state !== undefined) ctx.log.info('resuming from the saved checkpoint');
     let result: unknown;
     try {
-      result = await entry.service.run(parsed.data, { ...ctx, progress, options: options.get(name) });
+      result = await entry.service.run(parsed.data, { ...ctx, progress, checkpoint, resume: resume.state, options: options.get(name) });
     } catch (err) {
       if (refused) throw refused;
       if (err instanceof InputError) throw new UnrecoverableError(err.message);

@@ -1,6 +1,6 @@
 // What a task may hand back: results JSON carries faithfully, within the size limits, refused with a message that says why.
 import { describe, expect, it } from 'vitest';
-import { progressProblem, resultProblem } from './output.js';
+import { checkpointProblem, progressProblem, resultProblem } from './output.js';
 
 describe('a result', () => {
   it('passes when JSON carries it as it is', () => {
@@ -36,5 +36,16 @@ describe('a progress value', () => {
     expect(progressProblem({ log: 'x'.repeat(100 * 1024) }, 64 * 1024)).toBe(
       'the progress is 100.0 KiB as JSON (102410 bytes), over max_progress_bytes (64 KiB)',
     );
+  });
+});
+
+describe('a checkpoint', () => {
+  it('is refused over max_checkpoint_bytes, when JSON cannot carry it, and when it is undefined', () => {
+    expect(checkpointProblem({ slept: 3 }, 64 * 1024)).toBeUndefined();
+    expect(checkpointProblem({ ids: 'x'.repeat(100 * 1024) }, 64 * 1024)).toBe(
+      'the checkpoint is 100.0 KiB as JSON (102410 bytes), over max_checkpoint_bytes (64 KiB)',
+    );
+    expect(checkpointProblem({ rate: NaN })).toBe('the checkpoint holds a non-finite number (NaN) at $.rate, which JSON cannot carry');
+    expect(checkpointProblem(undefined)).toBe('the checkpoint is undefined, which JSON cannot carry');
   });
 });

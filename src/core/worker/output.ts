@@ -1,10 +1,11 @@
 // What a task may hand back, checked in the service process before it leaves: JSON that says what the
 // service meant, within the worker's size limits. Redis, the event stream and every reader pay for its size.
 
-/** The largest progress value and result a task may write, in bytes of JSON (worker config). */
+/** The largest progress value, result and checkpoint a task may write, in bytes of JSON (worker config). */
 export interface OutputLimits {
   maxProgressBytes: number;
   maxResultBytes: number;
+  maxCheckpointBytes: number;
 }
 
 /**
@@ -12,14 +13,25 @@ export interface OutputLimits {
  * or a BigInt, or a non-finite number, which JSON would silently turn into `null`.
  */
 export function resultProblem(value: unknown, maxBytes = Infinity): string | undefined {
+  return jsonProblem(value, 'the result', 'max_result_bytes', maxBytes);
+}
+
+/** What keeps `value` from being saved as a task's checkpoint, or undefined: as for a result, within `maxBytes`. */
+export function checkpointProblem(value: unknown, maxBytes = Infinity): string | undefined {
+  // undefined would be no state at all: the next run would start over, which the service cannot have meant.
+  if (value === undefined) return 'the checkpoint is undefined, which JSON cannot carry';
+  return jsonProblem(value, 'the checkpoint', 'max_checkpoint_bytes', maxBytes);
+}
+
+function jsonProblem(value: unknown, what: string, key: string, maxBytes: number): string | undefined {
   let json: string;
   try {
-    json = toJson(value);
+    json = toJson(value, what);
   } catch (err) {
-    return err instanceof NonFinite ? err.message : `the result cannot be stored as JSON: ${(err as Error).message}`;
+    return err instanceof NonFinite ? err.message : `${what} cannot be stored as JSON: ${(err as Error).message}`;
   }
   const bytes = Buffer.byteLength(json);
-  return bytes > maxBytes ? tooBig('the result', bytes, 'max_result_bytes', maxBytes) : undefined;
+  return bytes > maxBytes ? tooBig(what, bytes, key, maxBytes) : undefined;
 }
 
 /** What keeps `value` from being stored as a task's progress, or undefined: over `maxBytes` of JSON. */
@@ -31,7 +43,7 @@ export function progressProblem(value: unknown, maxBytes: number): string | unde
 class NonFinite extends Error {}
 
 /** JSON.stringify, refusing non-finite numbers with the path where it met one ($.a[2].b). */
-function toJson(value: unknown): string {
+function toJson(value: unknown, what: string): string {
   // Where each object met so far sits: the replacer sees a value with its holder and key, not its path.
   const paths = new Map<unknown, string>();
   return JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
@@ -39,7 +51,7 @@ function toJson(value: unknown): string {
     // The first call is for the value itself, held by a wrapper of JSON.stringify's own.
     const path = holder === undefined ? '$' : Array.isArray(this) ? `${holder}[${key}]` : `${holder}${member(key)}`;
     if (typeof v === 'number' && !Number.isFinite(v)) {
-      throw new NonFinite(`the result holds a non-finite number (${v}) at ${path}, which JSON cannot carry`);
+      throw new NonFinite(`${what} holds a non-finite number (${v}) at ${path}, which JSON cannot carry`);
     }
     if (typeof v === 'object' && v !== null) paths.set(v, path);
     return v;

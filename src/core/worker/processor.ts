@@ -4,11 +4,12 @@ import type { Job, Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
 import { claimOutcome, isRevoked } from '../tasks/cancel.js';
+import { Checkpoints } from '../tasks/checkpoint.js';
 import type { Logger } from '../process/logger.js';
 import { REVOKED_REASON, type TaskData } from '../tasks/types.js';
 import { progressWriter } from './progress.js';
 import type { Sandbox } from './sandbox.js';
-import type { Service } from '../service/service.js';
+import { TaskStopped, type Service, type StopReason } from '../service/service.js';
 
 export interface TaskProcessorOptions {
   services: readonly Service[];
@@ -18,12 +19,13 @@ export interface TaskProcessorOptions {
   defaultTimeout: number;
   /** Seconds between aborting a task's signal and killing its process. */
   killAfter: number;
-  /** Progress writes per second per task; faster updates are coalesced. */
+  /** Progress and checkpoint writes per second per task; faster updates are coalesced, the latest kept. */
   progressRate: number;
   log: Logger;
+  /** Told when a task starts (true) and ends, however it ends (false): the pod's deletion cost. */
+  onBusy?(busy: boolean): void;
 }
 
-type Stop = 'timeout' | 'revoked' | 'shutdown';
 
 /** A run that ended revoked, or was handed back to the queue: no outcome of its own to store. */
 function isStop(err: unknown): boolean {
@@ -43,7 +45,8 @@ export interface TaskProcessor {
 
 export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const byName = new Map(o.services.map((s) => [s.name, s]));
-  let current: { id: string; key: string; stop(why: Stop, message: string): void } | undefined;
+  const checkpoints = new Checkpoints(o.redis);
+  let current: { id: string; key: string; stop(why: StopReason, message: string): void } | undefined;
   const keyOf = (job: Job<TaskData>) => `${job.queueQualifiedName}:${job.id}`;
 
   /**
@@ -67,14 +70,15 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const attempt = async (job: Job<TaskData>, token?: string) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
+    o.onBusy?.(true);
     const timeout = service.timeout ?? o.defaultTimeout;
     const controller = new AbortController();
-    let why: Stop | undefined;
-    const stop = (reason: Stop, message: string) => {
+    let why: StopReason | undefined;
+    const stop = (reason: StopReason, message: string) => {
       if (why) return;
       why = reason;
       o.log.warn({ task_id: job.id, service: job.name, reason }, `stopping the task: ${message}`);
-      controller.abort(new Error(message));
+      controller.abort(new TaskStopped(reason, message));
     };
     // Set before the check for a revoke: one written after the check still finds the task here.
     current = { id: job.id!, key: keyOf(job), stop };
@@ -84,9 +88,21 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'progress not saved')),
       o.progressRate,
     );
+    // Checkpoints are coalesced like progress: only the latest state matters. Each is written while this
+    // worker holds the task's lock, and the last one before the task ends or goes back to the queue.
+    const jobKey = keyOf(job);
+    const checkpoint = progressWriter(
+      (box) =>
+        checkpoints.save(jobKey, token ?? '', JSON.stringify((box as { state: unknown }).state)).then(
+          (saved) => void (saved || o.log.warn({ task_id: job.id }, 'checkpoint not saved: this worker no longer holds the task')),
+          (err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'checkpoint not saved'),
+        ),
+      o.progressRate,
+    );
     try {
       // A task revoked while queued stays in the queue (see cancel.ts): it ends here, never started.
-      if (await isRevoked(o.redis, keyOf(job))) throw new UnrecoverableError(REVOKED_REASON);
+      const [revoked, resume] = await Promise.all([isRevoked(o.redis, keyOf(job)), checkpoints.read(jobKey)]);
+      if (revoked) throw new UnrecoverableError(REVOKED_REASON);
       const result = await o.sandbox
         .run({
           name: job.name,
@@ -95,10 +111,13 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
           signal: controller.signal,
           killAfterMs: o.killAfter * 1000,
           onProgress: progress.report,
+          resume,
+          // The writer takes objects and numbers; a checkpoint is any JSON, so it is boxed.
+          onCheckpoint: (state) => checkpoint.report({ state }),
         })
-        // The last progress is written before the task ends, whichever way: a client that reads the
-        // final status sees it.
-        .finally(() => progress.flush());
+        // The last progress and checkpoint are written before the task ends, whichever way: a client that
+        // reads the final status sees the progress, and the task's next run gets the checkpoint.
+        .finally(() => Promise.all([progress.flush(), checkpoint.flush()]));
       // A service that returns once its signal has aborted hands back a partial result: the task ends
       // as the stop says (timed out, revoked, back to the queue), not as a success.
       if (why) throw controller.signal.reason;
@@ -115,6 +134,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     } finally {
       clearTimeout(timer);
       current = undefined;
+      o.onBusy?.(false);
     }
   };
 

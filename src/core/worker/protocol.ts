@@ -1,5 +1,6 @@
 // The messages between a worker and its service process, and the setup the process is started with.
 // Types only: the service process reads them without loading the worker's modules (BullMQ among them).
+import type { StopReason } from '../service/service.js';
 import type { OutputLimits } from './output.js';
 
 /** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
@@ -12,8 +13,10 @@ export interface SandboxSetup {
 }
 
 export type ParentMessage =
-  | { cmd: 'run'; name: string; input: unknown; taskId: string }
-  | { cmd: 'abort'; reason: string };
+  /** `resume`: the task's last checkpoint, undefined when it has none. */
+  | { cmd: 'run'; name: string; input: unknown; taskId: string; resume?: unknown }
+  /** `why` is undefined for an abort the worker did not decide (none today), which the service sees as a plain Error. */
+  | { cmd: 'abort'; reason: string; why?: StopReason };
 
 /**
  * What the service process says about a task. Each message names its task: a service may go on reporting
@@ -23,5 +26,6 @@ export type ParentMessage =
 export type ChildMessage =
   | { cmd: 'ready' }
   | { cmd: 'progress'; taskId: string; value: number | object }
+  | { cmd: 'checkpoint'; taskId: string; value: unknown }
   | { cmd: 'done'; taskId: string; value: unknown }
   | { cmd: 'failed'; taskId: string; error: { name: string; message: string; stack?: string } };

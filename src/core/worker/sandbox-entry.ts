@@ -3,7 +3,7 @@
 import { createRunner } from './dispatch.js';
 import { createLogger, type LogLevel } from '../process/logger.js';
 import { loadServices } from '../service/routes.js';
-import { queueOf } from '../service/service.js';
+import { queueOf, TaskStopped } from '../service/service.js';
 import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
 
 const setup = JSON.parse(process.env.SELFHOST_SANDBOX ?? '{}') as SandboxSetup;
@@ -25,7 +25,7 @@ let controller: AbortController | undefined;
 
 process.on('message', (message: ParentMessage) => {
   if (message.cmd === 'abort') {
-    controller?.abort(new Error(message.reason));
+    controller?.abort(message.why ? new TaskStopped(message.why, message.reason) : new Error(message.reason));
     return;
   }
   controller = new AbortController();
@@ -33,6 +33,8 @@ process.on('message', (message: ParentMessage) => {
   const ctx = {
     log: log.child({ task_id: taskId, service: message.name }),
     progress: (value: number | object) => send({ cmd: 'progress', taskId, value }),
+    checkpoint: (value: unknown) => send({ cmd: 'checkpoint', taskId, value }),
+    resume: message.resume,
     signal: controller.signal,
     taskId,
   };

@@ -2,6 +2,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { UnrecoverableError } from '../redis/bullmq.js';
+import { TaskStopped } from '../service/service.js';
 import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
 
 export interface SandboxRun {
@@ -15,6 +16,9 @@ export interface SandboxRun {
   signal: AbortSignal;
   killAfterMs: number;
   onProgress(value: number | object): void;
+  /** The task's last checkpoint, handed to the service as `ctx.resume`. */
+  resume?: unknown;
+  onCheckpoint(value: unknown): void;
 }
 
 // Run as TypeScript through tsx in development, as JavaScript once built: the entry has this file's extension.
@@ -127,7 +131,8 @@ export class Sandbox {
     let onExit!: (code: number | null, signal: NodeJS.Signals | null) => void;
     const onAbort = () => {
       const reason: unknown = task.signal.reason;
-      child.send({ cmd: 'abort', reason: reason instanceof Error ? reason.message : String(reason) } satisfies ParentMessage, () => {});
+      const why = reason instanceof TaskStopped ? reason.why : undefined;
+      child.send({ cmd: 'abort', reason: reason instanceof Error ? reason.message : String(reason), why } satisfies ParentMessage, () => {});
       killTimer = setTimeout(() => this.kill(), task.killAfterMs);
     };
     try {
@@ -136,13 +141,14 @@ export class Sandbox {
           // What an earlier task's service still sends (a progress timer it left running) is not this task's.
           if (m.cmd === 'ready' || m.taskId !== task.taskId) return;
           if (m.cmd === 'progress') task.onProgress(m.value);
+          else if (m.cmd === 'checkpoint') task.onCheckpoint(m.value);
           else if (m.cmd === 'done') resolve(m.value);
           else reject(revive(m.error));
         };
         onExit = (code, signal) => reject(new Error(`the service process died while running the task (${signal ?? `exit code ${code}`})`));
         child.on('message', onMessage);
         child.once('exit', onExit);
-        child.send({ cmd: 'run', name: task.name, input: task.input, taskId: task.taskId } satisfies ParentMessage, (err) => err && reject(err));
+        child.send({ cmd: 'run', name: task.name, input: task.input, taskId: task.taskId, resume: task.resume } satisfies ParentMessage, (err) => err && reject(err));
         if (task.signal.aborted) onAbort();
         else task.signal.addEventListener('abort', onAbort, { once: true });
       });

@@ -13,6 +13,7 @@ import { loadServices } from '../service/routes.js';
 import { queueOf } from '../service/service.js';
 import { onShutdown } from '../process/shutdown.js';
 import { taskProcessor } from './processor.js';
+import { deletionCost, podApiFromEnvironment } from './deletion-cost.js';
 
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
@@ -28,14 +29,18 @@ export async function runWorker(registry: URL): Promise<void> {
   const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
 
-  const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes };
+  const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes, maxCheckpointBytes: config.max_checkpoint_bytes };
   const sandbox = new Sandbox(
     { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions], limits },
     config.service_idle_exit * 1000,
   );
+  // In a Kubernetes pod with the manifests' service account: idle pods go first on a scale-in.
+  const podApi = podApiFromEnvironment(process.env);
+  const cost = podApi && deletionCost(podApi, log);
   const tasks = taskProcessor({
     services: mine, sandbox, redis: connection,
     defaultTimeout: config.default_timeout, killAfter: config.kill_after, progressRate: config.max_progress_rate, log,
+    onBusy: cost?.set,
   });
   const worker = new Worker(config.queue, tasks.processor, {
     connection,
