@@ -1,7 +1,12 @@
-// Redis outages: producer connections that fail fast, one log line per outage, and which errors mean "Redis is down".
-import type { RedisOptions } from 'ioredis';
-import { Redis } from './bullmq.js';
+// Redis connections: every URL form (one node, Sentinel, Cluster; each with TLS) through connect(), producer
+// options that fail fast, one log line per outage, and which errors mean "down" or "wrong certificate".
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { ConfigError } from '../process/main.js';
 import type { Logger } from '../process/logger.js';
+import { Cluster, Redis } from './bullmq.js';
+import { NotDurableError } from './durability.js';
+import { parseRedisUrl, type RedisTarget, type RedisTls } from './url.js';
 
 /**
  * Options for the server's connection. While Redis is unreachable a command fails at once instead of
@@ -18,44 +23,231 @@ export const FAIL_FAST: RedisOptions = {
   autoResendUnfulfilledCommands: false,
 };
 
-/** Logs the start and the end of each outage once, instead of one line per reconnect attempt. */
+/**
+ * A node that was the primary and is now a replica (Sentinel or a managed service failed over, and this
+ * connection survived it) refuses writes with READONLY, for ever. Reconnecting asks the sentinels, or
+ * DNS, again and reaches the new primary; the command itself fails (503, or BullMQ retries it).
+ */
+const reconnectOnError = (err: Error) => err.message.startsWith('READONLY');
+
+/** ClusterOptions' own keys; every other option goes to each node's connection. */
+const CLUSTER_KEYS = ['enableOfflineQueue', 'lazyConnect', 'enableReadyCheck'] as const;
+
+function clusterOptions(options: RedisOptions): ClusterOptions {
+  const redisOptions: Record<string, unknown> = { ...options };
+  const top: Record<string, unknown> = {};
+  for (const key of CLUSTER_KEYS) {
+    if (key in redisOptions) top[key] = redisOptions[key];
+    delete redisOptions[key];
+  }
+  return { ...top, redisOptions };
+}
+
+function tlsOptions(tls: RedisTls = {}): TlsOptions {
+  return {
+    ...(tls.ca && { ca: tls.ca }),
+    ...(tls.cert && { cert: tls.cert }),
+    ...(tls.key && { key: tls.key }),
+    ...(tls.servername && { servername: tls.servername }),
+  };
+}
+
+/**
+ * A Redis connection for any of the URL forms of url.ts; workers pass `maxRetriesPerRequest: null` for
+ * their blocking calls. On a `redis+cluster://` URL this is an ioredis Cluster typed as a Redis: it has
+ * every command the template sends, but `duplicate()` and `options` differ, so use `duplicate()` below.
+ */
+export function connect(target: string | RedisTarget, options: RedisOptions = {}): Redis {
+  const { url, tls } = typeof target === 'string' ? { url: target, tls: undefined } : target;
+  const parsed = parseRedisUrl(url);
+  const secure = parsed.tls ? tlsOptions(tls) : undefined;
+  const common: RedisOptions = {
+    ...(parsed.username && { username: parsed.username }),
+    ...(parsed.password && { password: parsed.password }),
+    ...(secure && { tls: secure }),
+    reconnectOnError,
+    lazyConnect: false,
+  };
+  const [first] = parsed.hosts;
+  if (parsed.kind === 'single') return new Redis({ host: first.host, port: first.port, db: parsed.db, ...common, ...options });
+  if (parsed.kind === 'sentinel') {
+    return new Redis({
+      sentinels: parsed.hosts,
+      name: parsed.masterName,
+      db: parsed.db,
+      ...(parsed.sentinelUsername && { sentinelUsername: parsed.sentinelUsername }),
+      ...(parsed.sentinelPassword && { sentinelPassword: parsed.sentinelPassword }),
+      // TLS to the sentinels and to the nodes they name (ioredis' option names for those two).
+      ...(secure && { sentinelTLS: secure, enableTLSForSentinelMode: true }),
+      // Sentinels announce a failover at once; without this a connection learns of it only when it breaks.
+      failoverDetector: true,
+      ...common,
+      ...options,
+    });
+  }
+  return new Cluster(parsed.hosts, clusterOptions({ ...common, ...options })) as unknown as Redis;
+}
+
+/** True for a connection to Redis Cluster. */
+export function isCluster(redis: Redis): boolean {
+  return (redis as unknown as { isCluster?: boolean }).isCluster === true;
+}
+
+/** A new connection to where `redis` connects, with `overrides`; for a Cluster too. */
+export function duplicate(redis: Redis, overrides: RedisOptions = {}): Redis {
+  if (!isCluster(redis)) return redis.duplicate(overrides);
+  const cluster = redis as unknown as Cluster;
+  const { redisOptions, ...top } = clusterOptions(overrides);
+  return cluster.duplicate([], { ...top, redisOptions: { ...cluster.options.redisOptions, ...redisOptions } }) as unknown as Redis;
+}
+
+/**
+ * The connection for a client that blocks (BullMQ's QueueEvents reading the event stream): it waits out an
+ * outage in the offline queue instead of failing fast, and has no command timeout. BullMQ makes and owns
+ * the connection: from these options (which carry the sentinels too), or for a Cluster, which options
+ * cannot describe, by duplicating a client that never connects itself.
+ */
+export function blockingConnection(shared: Redis): RedisOptions | Redis {
+  const blocking: RedisOptions = {
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    maxRetriesPerRequest: null,
+    autoResendUnfulfilledCommands: true,
+  };
+  if (isCluster(shared)) return duplicate(shared, { ...blocking, lazyConnect: true });
+  return { ...shared.options, ...blocking, lazyConnect: false };
+}
+
+/** Node's codes for a certificate it refused, and what to do about each. */
+const CERTIFICATE_CODES: Record<string, string> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'is signed by a CA this process does not trust: set redis_tls.ca_file to that CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'is self-signed: set redis_tls.ca_file to it, or to the CA that should sign it',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'is signed by a CA this process does not trust: set redis_tls.ca_file to that CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'is signed by a CA this process does not trust: set redis_tls.ca_file to that CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'is signed by a CA this process does not trust: set redis_tls.ca_file to that CA',
+  CERT_SIGNATURE_FAILURE: 'has a signature that does not verify',
+  CERT_HAS_EXPIRED: 'has expired',
+  CERT_NOT_YET_VALID: 'is not valid yet (check the clocks)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'does not name the host connected to: set redis_tls.server_name to a name it carries',
+};
+
+/** Messages of the same problems, for errors that carry only a message (ioredis' Sentinel and Cluster errors wrap the TLS one). */
+const CERTIFICATE_MESSAGES: [RegExp, string][] = [
+  [/self[- ]signed certificate in certificate chain|unable to (get (local )?issuer certificate|verify the first certificate)/i, CERTIFICATE_CODES.SELF_SIGNED_CERT_IN_CHAIN],
+  [/self[- ]signed certificate/i, CERTIFICATE_CODES.DEPTH_ZERO_SELF_SIGNED_CERT],
+  [/certificate has expired/i, CERTIFICATE_CODES.CERT_HAS_EXPIRED],
+  [/Hostname\/IP does not match certificate's altnames/i, CERTIFICATE_CODES.ERR_TLS_CERT_ALTNAME_INVALID],
+];
+
+/** TLS alerts Redis sends when it refuses this client's certificate, or the lack of one. */
+const CLIENT_REFUSED = /alert (certificate required|bad certificate|unknown ca|handshake failure|certificate unknown)/i;
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol/i;
+
+/**
+ * What is wrong with the TLS handshake, said for the operator, when `err` is a certificate error: one
+ * that retrying will not fix. `undefined` for every other error.
+ */
+export function certificateProblem(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = `(${code ? `${code}: ` : ''}${err.message})`;
+  if (code && CERTIFICATE_CODES[code]) return `Redis' TLS certificate ${CERTIFICATE_CODES[code]} ${why}`;
+  for (const [pattern, advice] of CERTIFICATE_MESSAGES) if (pattern.test(err.message)) return `Redis' TLS certificate ${advice} ${why}`;
+  if (CLIENT_REFUSED.test(err.message)) {
+    return `Redis refused this client's TLS certificate, or its lack of one: set redis_tls.cert_file and key_file to a certificate its CA signed ${why}`;
+  }
+  if (NOT_TLS.test(err.message)) return `Redis did not answer in TLS at that address: use redis:// or Redis' TLS port ${why}`;
+  // A cluster that found no node reports the last node's error beside its own.
+  const inner = (err as { lastNodeError?: unknown }).lastNodeError;
+  return inner ? certificateProblem(inner) : undefined;
+}
+
+interface Health {
+  down: boolean;
+  /** The certificate problem of the last failed attempt, while it lasts. */
+  problem?: string;
+}
+const health = new WeakMap<object, Health>();
+
+/**
+ * Logs the start and the end of each outage once, instead of one line per reconnect attempt; a
+ * certificate problem gets a line of its own (an error: it lasts until someone fixes a certificate).
+ */
 export function watchRedis(redis: Redis, log: Logger): void {
-  let down = false;
+  const state: Health = { down: false };
+  health.set(redis, state);
   redis.on('error', (err: Error) => {
-    if (down) return;
-    down = true;
-    log.warn({ err: err.message }, 'redis unavailable: retrying in the background');
+    const problem = certificateProblem(err);
+    if (problem && problem !== state.problem) log.error({ problem }, `redis TLS certificate problem: ${problem}; retrying in the background`);
+    state.problem = problem;
+    if (state.down) return;
+    state.down = true;
+    if (!problem) log.warn({ err: err.message }, 'redis unavailable: retrying in the background');
   });
   redis.on('ready', () => {
-    if (!down) return;
-    down = false;
+    state.problem = undefined;
+    if (!state.down) return;
+    state.down = false;
     log.info('redis connection restored');
+  });
+}
+
+/** The certificate problem that keeps a watched connection from Redis now, if that is what does; for /readyz. */
+export function redisProblem(redis: Redis): string | undefined {
+  return health.get(redis)?.problem;
+}
+
+/**
+ * Waits for the first word from Redis at start-up: resolves once it answers, or once it proves unreachable
+ * or slow (the process runs on, and ioredis keeps trying); rejects with a ConfigError when the first
+ * attempt fails on a certificate, which no retry will fix. `label` starts the message (the config file).
+ */
+export function firstContact(redis: Redis, label: string, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', ready);
+      redis.off('error', failed);
+    };
+    const ready = () => {
+      done();
+      resolve();
+    };
+    const failed = (err: Error) => {
+      done();
+      const problem = certificateProblem(err);
+      if (problem) reject(new ConfigError(`${label}: redis_url: cannot connect: ${problem}`));
+      else resolve();
+    };
+    const timer = setTimeout(ready, ms);
+    if (redis.status === 'ready') return ready();
+    redis.on('ready', ready);
+    redis.on('error', failed);
   });
 }
 
 /** Errors a Redis client reports when Redis cannot serve the command now; a later retry may succeed. */
 const UNAVAILABLE_MESSAGES = [
   "Stream isn't writeable and enableOfflineQueue options is false",
+  "Cluster isn't ready and enableOfflineQueue options is false",
   'Command timed out',
   'Connection is closed.',
+  'Failed to refresh slots cache.',
+  'None of startup nodes is available',
 ];
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 /** Redis replies that mean "not now": loading its data after a restart, read-only replica, out of memory... */
-const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|MISCONF|OOM)\b/;
+const UNAVAILABLE_REPLIES = /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|MISCONF|OOM|NOREPLICAS)\b/;
 
 /** True when `err` says Redis is unreachable or not serving; the HTTP layer answers 503 for it. */
 export function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
   return (
+    err instanceof NotDurableError ||
     err.name === 'MaxRetriesPerRequestError' ||
     (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
     UNAVAILABLE_MESSAGES.includes(err.message) ||
     UNAVAILABLE_REPLIES.test(err.message)
   );
-}
-
-/** A Redis connection; workers need `maxRetriesPerRequest: null` for their blocking calls. */
-export function connect(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { lazyConnect: false, ...options });
 }

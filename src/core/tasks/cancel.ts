@@ -1,5 +1,6 @@
 // Cancellation across processes: a tombstone key says a task is REVOKED; a pub/sub message reaches its worker.
 import type { Redis } from 'ioredis';
+import { duplicate } from '../redis/connection.js';
 import { revokeChannel, tombstoneKey, type Tombstone } from './keys.js';
 import type { TaskQueues } from './queue.js';
 import type { TaskStatus } from './types.js';
@@ -47,7 +48,7 @@ export function watchRevokes(
 ): () => Promise<void> {
   // Subscribed here rather than by ioredis' own resubscribe, to know when the subscription is live
   // again: a revoke published after that reaches us, and one published before wrote its tombstone before.
-  const subscriber = redis.duplicate({ autoResubscribe: false });
+  const subscriber = duplicate(redis, { autoResubscribe: false });
   subscriber.on('error', () => {}); // the main connection's watchRedis reports outages
   subscriber.on('message', (_channel: string, id: string) => onRevoke(id));
   subscriber.on('ready', () => {
