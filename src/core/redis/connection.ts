@@ -150,7 +150,9 @@ const NOT_TLS = /wrong version number|packet length too long|unknown protocol/i;
 export function certificateProblem(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
   const code = (err as NodeJS.ErrnoException).code;
-  const why = `(${code ? `${code}: ` : ''}${err.message})`;
+  // OpenSSL's messages carry a file and line; the alert's words are what an operator needs.
+  const message = /\b(?:tlsv1\d?|sslv3) alert [a-z ]+/i.exec(err.message)?.[0] ?? err.message.split('\n')[0];
+  const why = `(${code ? `${code}: ` : ''}${message})`;
   if (code && CERTIFICATE_CODES[code]) return `Redis' TLS certificate ${CERTIFICATE_CODES[code]} ${why}`;
   for (const [pattern, advice] of CERTIFICATE_MESSAGES) if (pattern.test(err.message)) return `Redis' TLS certificate ${advice} ${why}`;
   if (CLIENT_REFUSED.test(err.message)) {
@@ -178,7 +180,7 @@ export function watchRedis(redis: Redis, log: Logger): void {
   health.set(redis, state);
   redis.on('error', (err: Error) => {
     const problem = certificateProblem(err);
-    if (problem && problem !== state.problem) log.error({ problem }, `redis TLS certificate problem: ${problem}; retrying in the background`);
+    if (problem && problem !== state.problem) log.error({ problem }, `redis TLS certificate problem: ${problem}`);
     state.problem = problem;
     if (state.down) return;
     state.down = true;
