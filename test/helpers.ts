@@ -118,16 +118,27 @@ export interface Stack {
  * of their own, with the users of HASHES; `server` and `worker` add to their configs. Resolves once both
  * are ready; if either fails to start, both are stopped.
  */
-export async function startStack({ server: serverSettings = {}, worker: workerSettings = {} }: { server?: object; worker?: object } = {}): Promise<Stack> {
-  const prefix = uniquePrefix();
+export async function startStack({
+  server: serverSettings = {},
+  worker: workerSettings = {},
+  redis,
+  prefix = uniquePrefix(),
+}: {
+  server?: object;
+  worker?: object;
+  /** Another Redis than the tests' (a Sentinel or Cluster URL, say), which the test throws away: no keys are deleted. */
+  redis?: string;
+  prefix?: string;
+} = {}): Promise<Stack> {
   const port = await freePort();
+  const url = redis ?? redisUrl();
   const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1', ...serverSettings }, 'server_config.yaml');
   const workerConfig = writeYaml({ queue_prefix: prefix, ...workerSettings }, 'worker_config.yaml');
-  const server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: redisUrl(), PORT: String(port) });
-  const worker = startProcess('src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: redisUrl() });
+  const server = startProcess('src/server.ts', { CONFIG_FILENAME: serverConfig, REDIS_URL: url, PORT: String(port) });
+  const worker = startProcess('src/worker.ts', { CONFIG_FILENAME: workerConfig, REDIS_URL: url });
   const stop = async () => {
     await Promise.all([server.stop(), worker.stop()]);
-    await deletePrefix(redisUrl(), prefix);
+    if (!redis) await deletePrefix(url, prefix);
   };
   try {
     await Promise.all([server.waitFor(/listening on/), worker.waitFor(/worker started/)]);
