@@ -167,3 +167,39 @@ export async function startCluster({ primaries = 3 }: { primaries?: number } = {
     throw err;
   }
 }
+
+/** A TCP link to a Redis port that can stall (a slow network) and then break, losing what it held. */
+export interface Link {
+  port: number;
+  /** From now on, bytes in either direction are held back instead of delivered. */
+  hold(): void;
+  /** Drops every connection and what it held, and refuses new ones: the network lost it. */
+  cut(): void;
+}
+
+/** A link to 127.0.0.1:`target`, for a replica to replicate through (REPLICAOF 127.0.0.1 link.port). */
+export async function startLink(target: number): Promise<Link> {
+  const { createServer, connect } = await import('node:net');
+  let held = false;
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((downstream) => {
+    const upstream = connect(target, '127.0.0.1');
+    for (const [from, to] of [[downstream, upstream], [upstream, downstream]] as const) {
+      sockets.add(from);
+      from.on('data', (chunk) => {
+        if (!held) to.write(chunk);
+      });
+      from.on('error', () => {});
+      from.on('close', () => to.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    hold: () => void (held = true),
+    cut: () => {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
