@@ -168,16 +168,21 @@ export async function startCluster({ primaries = 3 }: { primaries?: number } = {
   }
 }
 
-/** A TCP link to a Redis port that can stall (a slow network) and then break, losing what it held. */
+/**
+ * A TCP link to a Redis port that can stall (a slow network) and then break, losing what it held; or be
+ * pointed elsewhere for new connections, as a managed service's endpoint is after a failover.
+ */
 export interface Link {
   port: number;
+  /** New connections go to 127.0.0.1:`port` from now on; those open stay where they are. */
+  retarget(port: number): void;
   /** From now on, bytes in either direction are held back instead of delivered. */
   hold(): void;
   /** Drops every connection and what it held, and refuses new ones: the network lost it. */
   cut(): void;
 }
 
-/** A link to 127.0.0.1:`target`, for a replica to replicate through (REPLICAOF 127.0.0.1 link.port). */
+/** A link to 127.0.0.1:`target`: for a replica to replicate through, or as a client's one endpoint. */
 export async function startLink(target: number): Promise<Link> {
   const { createServer, connect } = await import('node:net');
   let held = false;
@@ -196,6 +201,7 @@ export async function startLink(target: number): Promise<Link> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as { port: number }).port,
+    retarget: (port) => void (target = port),
     hold: () => void (held = true),
     cut: () => {
       server.close();

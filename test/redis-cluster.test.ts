@@ -79,6 +79,8 @@ describe('on Redis Cluster', () => {
     expect(holders.map((ports) => ports.length)).toEqual([1, 1]);
     expect(holders[0][0]).not.toBe(holders[1][0]);
     expect(holders[1][0]).toBe((await cluster.nodeOf(keySlot(prefixes[1]))).port);
+    // The slot durability's WAIT goes by is the one Redis computes.
+    for (const key of [`${prefixes[0]}:tasks:wait`, 'no-tag']) expect(await ask(cluster.nodes[0].url, (r) => r.cluster('KEYSLOT', key))).toBe(keySlot(key));
   });
 
   // Last: the failures block this test's address for every user.
