@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { connect } from '../src/core/redis/connection.js';
 
 export interface PrivateRedis {
   url: string;
@@ -33,16 +34,26 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** True when a Redis server answers PING at `url` within a second; `options` for TLS. */
+/**
+ * True when Redis answers PING at `url` within a couple of seconds: any URL form the processes take (one
+ * node, Sentinel, Cluster); `options` for TLS.
+ */
 export async function redisAnswers(url: string, options: RedisOptions = {}): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, ...options });
-  client.on('error', () => {});
+  let client: ReturnType<typeof connect>;
   try {
-    await client.connect();
+    client = connect(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, sentinelRetryStrategy: () => null, ...options });
+  } catch {
+    return false; // not a URL connect() understands
+  }
+  client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([client.connect(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 2000)))]);
     return (await client.ping()) === 'PONG';
   } catch {
     return false;
   } finally {
+    clearTimeout(timer);
     client.disconnect();
   }
 }
