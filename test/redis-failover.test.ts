@@ -102,11 +102,12 @@ async function outcome(name: Name, answers: Answer[]): Promise<{ accepted: numbe
   const accepted = answers.filter((a) => a.status === 202);
   const lostIds: string[] = [];
   for (const { body } of accepted) {
-    // A server may still be finding the new primary (503): ask again until it answers.
+    // Until the task is final or gone; a 503 (a server still finding the new primary) is asked again.
+    let last: Answer | undefined;
     const { status, body: final } = await eventually(async () => {
-      const answer = await call(servers[name], `/tasks/${body.task_id}?wait=20`);
-      return answer.status === 503 ? undefined : answer;
-    }, 30_000);
+      last = await call(servers[name], `/tasks/${body.task_id}?wait=5`);
+      return last.status === 404 || ['SUCCESS', 'FAILURE', 'REVOKED'].includes(last.body.task_status) ? last : undefined;
+    }, 30_000).catch(() => last!);
     if (status === 404) lostIds.push(body.task_id);
     else expect(final, `${name}: task ${body.task_id}`).toMatchObject({ task_status: 'SUCCESS' });
   }

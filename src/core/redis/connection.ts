@@ -164,9 +164,17 @@ export function certificateProblem(err: unknown): string | undefined {
   return inner ? certificateProblem(inner) : undefined;
 }
 
+/** Errors that say nothing answers at Redis' address: Redis is down, not refusing a certificate. */
+const NOTHING_THERE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT']);
+const nothingThere = (err: Error) => NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? '');
+
 interface Health {
   down: boolean;
-  /** The certificate problem of the last failed attempt, while it lasts. */
+  /**
+   * The certificate problem of a failed attempt, until Redis answers or proves absent. A reset
+   * connection does not clear it: with TLS 1.3 the alert that refuses a client certificate comes after
+   * the handshake, and a reconnect may see only the connection closing.
+   */
   problem?: string;
 }
 const health = new WeakMap<object, Health>();
@@ -181,7 +189,7 @@ export function watchRedis(redis: Redis, log: Logger): void {
   redis.on('error', (err: Error) => {
     const problem = certificateProblem(err);
     if (problem && problem !== state.problem) log.error({ problem }, `redis TLS certificate problem: ${problem}`);
-    state.problem = problem;
+    if (problem || nothingThere(err)) state.problem = problem;
     if (state.down) return;
     state.down = true;
     if (!problem) log.warn({ err: err.message }, 'redis unavailable: retrying in the background');
@@ -200,9 +208,10 @@ export function redisProblem(redis: Redis): string | undefined {
 }
 
 /**
- * Waits for the first word from Redis at start-up: resolves once it answers, or once it proves unreachable
- * or slow (the process runs on, and ioredis keeps trying); rejects with a ConfigError when the first
- * attempt fails on a certificate, which no retry will fix. `label` starts the message (the config file).
+ * Waits for the first word from Redis at start-up: resolves once it answers, or once nothing answers at its
+ * address, or after `ms` (the process runs on, and ioredis keeps trying); rejects with a ConfigError when
+ * an attempt fails on a certificate, which no retry will fix. Other errors (a reset connection, which may
+ * be a refused client certificate, see Health) wait for a clearer one. `label` starts the message.
  */
 export function firstContact(redis: Redis, label: string, ms = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -216,10 +225,11 @@ export function firstContact(redis: Redis, label: string, ms = 5000): Promise<vo
       resolve();
     };
     const failed = (err: Error) => {
-      done();
       const problem = certificateProblem(err);
-      if (problem) reject(new ConfigError(`${label}: redis_url: cannot connect: ${problem}`));
-      else resolve();
+      if (problem) {
+        done();
+        reject(new ConfigError(`${label}: redis_url: cannot connect: ${problem}`));
+      } else if (nothingThere(err)) ready();
     };
     const timer = setTimeout(ready, ms);
     if (redis.status === 'ready') return ready();
