@@ -1,5 +1,6 @@
 // TLS errors that no reconnect will fix (a certificate refused, either way), said for the operator: what
 // is wrong and which redis_tls key to set.
+import { connect, type ConnectionOptions } from 'node:tls';
 
 /** Node's codes for a certificate it refused, and what to do about each. */
 const CERTIFICATE_CODES: Record<string, string> = {
@@ -45,4 +46,25 @@ export function certificateProblem(err: unknown): string | undefined {
   // A cluster that found no node reports the last node's error beside its own.
   const inner = (err as { lastNodeError?: unknown }).lastNodeError;
   return inner ? certificateProblem(inner) : undefined;
+}
+
+/**
+ * Completes a TLS handshake with Redis and listens, sending nothing, for what Redis says next. Redis
+ * refuses a client certificate (or its lack) with an alert after the handshake (TLS 1.3); a client that
+ * writes at once, as ioredis does, often meets the closed connection instead (ECONNRESET), which names
+ * nothing. Resolves with the problem the alert names, or `undefined` when there is none within `ms`.
+ */
+export function probeHandshake(options: ConnectionOptions, ms = 1000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(options);
+    const finish = (problem?: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(problem);
+    };
+    const timer = setTimeout(() => finish(), ms);
+    socket.on('error', (err) => finish(certificateProblem(err)));
+    socket.once('data', () => finish());
+    socket.once('close', () => finish());
+  });
 }

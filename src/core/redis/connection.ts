@@ -5,7 +5,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ConfigError } from '../process/main.js';
 import type { Logger } from '../process/logger.js';
 import { Cluster, Redis } from './bullmq.js';
-import { certificateProblem } from './certificates.js';
+import { certificateProblem, probeHandshake } from './certificates.js';
 import { NotDurableError } from './durability.js';
 import { parseRedisUrl, type RedisTarget, type RedisTls } from './url.js';
 
@@ -119,18 +119,35 @@ export function blockingConnection(shared: Redis): RedisOptions | Redis {
   return { ...shared.options, ...blocking, lazyConnect: false };
 }
 
-/** Errors that say nothing answers at Redis' address: Redis is down, not refusing a certificate. */
-const NOTHING_THERE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT']);
-const nothingThere = (err: Error) => NOTHING_THERE.has((err as NodeJS.ErrnoException).code ?? '');
+/**
+ * Errors that say nothing answers at Redis' address: Redis is down, not refusing a certificate. ioredis'
+ * Sentinel errors name the last one in their message ("Connection is closed." when nothing listens), and
+ * its Cluster errors carry it as lastNodeError.
+ */
+const NOTHING_THERE = /\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT)\b|Connection is closed\.$|^None of startup nodes is available$/;
+function nothingThere(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return NOTHING_THERE.test(code) || NOTHING_THERE.test(err.message) || nothingThere((err as { lastNodeError?: unknown }).lastNodeError);
+}
+
+/**
+ * What a reset connection to one node over TLS hides, if anything: with TLS 1.3 the alert that refuses a
+ * client certificate comes after the handshake, and ioredis, writing at once, may see only the reset.
+ */
+function resetProblem(redis: Redis, err: Error): Promise<string | undefined> | undefined {
+  const { host, port, tls, sentinels } = redis.options;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (!tls || sentinels || isCluster(redis) || (code !== 'ECONNRESET' && code !== 'EPIPE')) return undefined;
+  return probeHandshake({ ...tls, host, port });
+}
 
 interface Health {
   down: boolean;
-  /**
-   * The certificate problem of a failed attempt, until Redis answers or proves absent. A reset
-   * connection does not clear it: with TLS 1.3 the alert that refuses a client certificate comes after
-   * the handshake, and a reconnect may see only the connection closing.
-   */
+  /** The certificate problem of a failed attempt, until Redis answers or proves absent (a reset does not clear it). */
   problem?: string;
+  /** Whether this outage's resets have been looked into (once per outage). */
+  probed?: boolean;
 }
 const health = new WeakMap<object, Health>();
 
@@ -141,16 +158,24 @@ const health = new WeakMap<object, Health>();
 export function watchRedis(redis: Redis, log: Logger): void {
   const state: Health = { down: false };
   health.set(redis, state);
+  const found = (problem: string | undefined) => {
+    if (problem && problem !== state.problem) log.error({ problem }, `redis TLS certificate problem: ${problem}`);
+    state.problem = problem;
+  };
   redis.on('error', (err: Error) => {
     const problem = certificateProblem(err);
-    if (problem && problem !== state.problem) log.error({ problem }, `redis TLS certificate problem: ${problem}`);
-    if (problem || nothingThere(err)) state.problem = problem;
+    if (problem || nothingThere(err)) found(problem);
+    else if (!state.probed && !state.problem) {
+      state.probed = true;
+      void resetProblem(redis, err)?.then((hidden) => hidden && found(hidden));
+    }
     if (state.down) return;
     state.down = true;
     if (!problem) log.warn({ err: err.message }, 'redis unavailable: retrying in the background');
   });
   redis.on('ready', () => {
     state.problem = undefined;
+    state.probed = false;
     if (!state.down) return;
     state.down = false;
     log.info('redis connection restored');
@@ -165,8 +190,8 @@ export function redisProblem(redis: Redis): string | undefined {
 /**
  * Waits for the first word from Redis at start-up: resolves once it answers, or once nothing answers at its
  * address, or after `ms` (the process runs on, and ioredis keeps trying); rejects with a ConfigError when
- * an attempt fails on a certificate, which no retry will fix. Other errors (a reset connection, which may
- * be a refused client certificate, see Health) wait for a clearer one. `label` starts the message.
+ * an attempt fails on a certificate, which no retry will fix. A reset connection is looked into (see
+ * resetProblem) while the wait goes on. `label` starts the message (the config file).
  */
 export function firstContact(redis: Redis, label: string, ms = 5000): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -179,12 +204,16 @@ export function firstContact(redis: Redis, label: string, ms = 5000): Promise<vo
       done();
       resolve();
     };
+    const refuse = (problem: string) => {
+      done();
+      reject(new ConfigError(`${label}: redis_url: cannot connect: ${problem}`));
+    };
+    let probing: Promise<unknown> | undefined;
     const failed = (err: Error) => {
       const problem = certificateProblem(err);
-      if (problem) {
-        done();
-        reject(new ConfigError(`${label}: redis_url: cannot connect: ${problem}`));
-      } else if (nothingThere(err)) ready();
+      if (problem) refuse(problem);
+      else if (nothingThere(err)) ready();
+      else probing ??= resetProblem(redis, err)?.then((hidden) => hidden && refuse(hidden));
     };
     const timer = setTimeout(ready, ms);
     if (redis.status === 'ready') return ready();
