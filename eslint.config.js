@@ -12,8 +12,9 @@ const ROOMS = {
   process: ['../*/**'],
   redis: ['../*/**', '!../process/**'],
   service: ['../*/**', '!../process/**', ...HTTP, ...QUEUE],
-  // config checks password hashes, so it may read auth's hash formats, and nothing else of auth.
-  config: ['../*/**', '!../process/**', '!../service/**', '!../auth/password-hash.js'],
+  // config checks password hashes and Redis URLs, so it may read auth's hash formats and redis' URL forms
+  // (two modules that import nothing), and nothing else of auth or redis.
+  config: ['../*/**', '!../process/**', '!../service/**', '!../auth/password-hash.js', '!../redis/url.js'],
   // The task store knows nothing of HTTP: a worker, a script or a test can use it without a server.
   tasks: ['../*/**', '!../process/**', '!../redis/**', '!../service/**', ...HTTP],
   // HTTP plumbing both the server and the worker's health port use (the error JSON among it).

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { connect } from '../src/core/redis/connection.js';
 
 export interface PrivateRedis {
   url: string;
@@ -33,16 +34,26 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** True when a Redis server answers PING at `url` within a second. */
-export async function redisAnswers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  client.on('error', () => {});
+/**
+ * True when Redis answers PING at `url` within a couple of seconds: any URL form the processes take (one
+ * node, Sentinel, Cluster); `options` for TLS.
+ */
+export async function redisAnswers(url: string, options: RedisOptions = {}): Promise<boolean> {
+  let client: ReturnType<typeof connect>;
   try {
-    await client.connect();
+    client = connect(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null, sentinelRetryStrategy: () => null, ...options });
+  } catch {
+    return false; // not a URL connect() understands
+  }
+  client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([client.connect(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 2000)))]);
     return (await client.ping()) === 'PONG';
   } catch {
     return false;
   } finally {
+    clearTimeout(timer);
     client.disconnect();
   }
 }
@@ -55,20 +66,28 @@ export interface PrivateRedisOptions {
   dir?: string;
   /** Its own process group, so a Ctrl-C meant for the caller does not stop it before the caller is done with it. */
   detached?: boolean;
+  /** A config file to start from (given first, as redis-server wants it): a sentinel's, which it rewrites. */
+  configFile?: string;
+  /** TLS only, on the port: PEM file paths, and the client options to probe it with (the URL becomes rediss://). */
+  tls?: { cert: string; key: string; ca: string; authClients?: boolean; probe: RedisOptions };
 }
 
 export async function startPrivateRedis(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   if (spawnSync('redis-server', ['--version']).error) throw new Error(HOW_TO_INSTALL);
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'private-redis-'));
+  const { tls } = options;
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-auth-clients', tls.authClients ? 'yes' : 'no']
+    : ['--port', String(port)];
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])],
+    [...(options.configFile ? [options.configFile] : []), ...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])],
     { stdio: ['ignore', 'ignore', 'inherit'], detached: options.detached ?? false },
   );
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let tries = 0; !(await redisAnswers(url)); tries++) {
+  for (let tries = 0; !(await redisAnswers(url, tls?.probe)); tries++) {
     if (child.exitCode !== null || tries > 100) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not start on port ${port}`);

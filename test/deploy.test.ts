@@ -1,13 +1,15 @@
 // The deployment files, checked offline: Kubernetes manifests against the Kubernetes and KEDA schemas
-// (kubernetes-models ships them), the KEDA key names against what BullMQ really writes to Redis, the
+// (kubernetes-models ships them), the KEDA key names against what BullMQ really writes to Redis, Redis'
+// password and NetworkPolicy, the Sentinel component's patches applied to the manifests they patch, the
 // Compose file's services, and the Dockerfile's stages and user.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { SHUTDOWN_MARGIN } from '../src/core/worker/worker.js';
 import { parseConfig, resolveServiceOptions } from '../src/core/config/load.js';
 import { workerConfigSchema, type WorkerConfig } from '../src/core/config/schema.js';
+import { parseRedisUrl } from '../src/core/redis/url.js';
 import { deletePrefix, redisUrl, ROOT, services, uniquePrefix } from './helpers.js';
 
 const K8S = join(ROOT, 'deploy/k8s');
@@ -32,7 +35,9 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'apps/v1/Deployment': Deployment,
   'apps/v1/StatefulSet': StatefulSet,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
+  'keda.sh/v1alpha1/TriggerAuthentication': TriggerAuthentication,
 };
 
 function validate(manifest: Manifest): void {
@@ -79,12 +84,14 @@ describe('Kubernetes manifests', () => {
       'Namespace/selfhost',
       'Role/worker-pod-deletion-cost',
       'RoleBinding/worker-pod-deletion-cost',
+      'NetworkPolicy/redis',
       'ScaledObject/worker',
       'ScaledObject/worker-heavy',
       'Service/redis',
       'Service/server',
       'ServiceAccount/worker',
       'StatefulSet/redis',
+      'TriggerAuthentication/redis-auth',
     ]);
     for (const manifest of manifests) expect(() => validate(manifest), `${manifest.file}: ${manifest.kind}`).not.toThrow();
   });
@@ -98,14 +105,17 @@ describe('Kubernetes manifests', () => {
     expect(() => validate(broken)).toThrow(/httpGet must have required property port/);
   });
 
-  it('name only files that exist; the server config, which holds password hashes, is git-ignored', () => {
+  it('name only files that exist; those with secrets (password hashes, the Redis password) are git-ignored', () => {
     const generated = [...kustomization.secretGenerator, ...kustomization.configMapGenerator].flatMap((g: any) =>
-      g.files.map((f: string) => f.replace(/^[^=]+=/, '')),
+      [...(g.files ?? []), ...(g.envs ?? [])].map((f: string) => f.replace(/^[^=]+=/, '')),
     );
-    for (const file of generated.filter((f: string) => f !== 'server_config.yaml')) expect(existsSync(join(K8S, file)), file).toBe(true);
-    expect(generated).toContain('server_config.yaml');
-    const ignored = spawnSync('git', ['check-ignore', '-q', 'deploy/k8s/server_config.yaml'], { cwd: ROOT });
-    expect(ignored.status, 'deploy/k8s/server_config.yaml must be git-ignored').toBe(0);
+    const secret = ['server_config.yaml', 'redis-auth.env'];
+    for (const file of generated.filter((f: string) => !secret.includes(f))) expect(existsSync(join(K8S, file)), file).toBe(true);
+    for (const file of secret) {
+      expect(generated).toContain(file);
+      const ignored = spawnSync('git', ['check-ignore', '-q', `deploy/k8s/${file}`], { cwd: ROOT });
+      expect(ignored.status, `deploy/k8s/${file} must be git-ignored`).toBe(0);
+    }
     expect(keda.kind).toBe('Component');
   });
 
@@ -167,6 +177,172 @@ describe('Kubernetes manifests', () => {
   });
 });
 
+type Labels = Record<string, string>;
+type Selector = { matchLabels?: Labels; matchExpressions?: { key: string; operator: string; values: string[] }[] };
+
+/** Whether a label selector (matchLabels, and matchExpressions with In) selects a pod with `labels`. */
+function selects(selector: Selector, labels: Labels): boolean {
+  const byLabel = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return byLabel && (selector.matchExpressions ?? []).every((e) => e.operator === 'In' && e.values.includes(labels[e.key]));
+}
+
+/** Whether an ingress rule's `from` admits a pod with `labels` in the policy's own namespace, or in namespace `namespace`. */
+function admits(from: any[], labels: Labels, namespace?: string): boolean {
+  return from.some((peer) =>
+    peer.namespaceSelector
+      ? namespace !== undefined && selects(peer.namespaceSelector, { 'kubernetes.io/metadata.name': namespace }) && selects(peer.podSelector ?? {}, labels)
+      : namespace === undefined && selects(peer.podSelector, labels),
+  );
+}
+
+const env = (container: any, name: string) => container.env.find((e: any) => e.name === name);
+const podLabels = (kind: string, name: string): Labels => find(kind, name).spec.template.metadata.labels;
+
+describe('Redis in Kubernetes', () => {
+  const redis = find('StatefulSet', 'redis').spec.template.spec.containers[0];
+  const processes = ['server', 'worker', 'worker-heavy'].map((name) => ({ name, container: podSpec(name).containers[0] }));
+  const fromSecret = { valueFrom: { secretKeyRef: { name: 'redis-auth', key: 'password' } } };
+
+  it('asks for the password of the Secret redis-auth, and its probe gives it', () => {
+    expect(kustomization.secretGenerator.find((g: any) => g.name === 'redis-auth')).toMatchObject({ options: { disableNameSuffixHash: true } });
+    expect(env(redis, 'REDIS_PASSWORD')).toMatchObject(fromSecret);
+    expect(redis.args.join(' ')).toContain('--requirepass $(REDIS_PASSWORD)');
+    // redis-cli reads the password from REDISCLI_AUTH.
+    expect(redis.readinessProbe.exec.command[0]).toBe('redis-cli');
+    expect(env(redis, 'REDISCLI_AUTH')).toMatchObject(fromSecret);
+  });
+
+  it.each(['server', 'worker', 'worker-heavy'])('gives %s a URL with that password, defined before the URL that reads it', (name) => {
+    const { container } = processes.find((p) => p.name === name)!;
+    expect(env(container, 'REDIS_PASSWORD')).toMatchObject(fromSecret);
+    const names = container.env.map((e: any) => e.name);
+    // Kubernetes expands $(VAR) only for variables listed before.
+    expect(names.indexOf('REDIS_PASSWORD')).toBeLessThan(names.indexOf('REDIS_URL'));
+    const url = parseRedisUrl(env(container, 'REDIS_URL').value.replace('$(REDIS_PASSWORD)', 'f00d'));
+    expect(url).toMatchObject({ kind: 'single', password: 'f00d', hosts: [{ host: find('Service', 'redis').metadata.name, port: 6379 }] });
+  });
+
+  it('lets only the server, the workers and KEDA reach it (NetworkPolicy)', () => {
+    const policy = find('NetworkPolicy', 'redis').spec;
+    expect(selects(policy.podSelector, podLabels('StatefulSet', 'redis'))).toBe(true);
+    expect(policy.policyTypes).toEqual(['Ingress']);
+    const [rule, ...others] = policy.ingress;
+    expect(others).toEqual([]);
+    for (const name of ['server', 'worker', 'worker-heavy']) expect(admits(rule.from, podLabels('Deployment', name)), name).toBe(true);
+    expect(admits(rule.from, { app: 'keda-operator' }, 'keda')).toBe(true);
+    // Anything else, here or in another namespace, is refused.
+    expect(admits(rule.from, { 'app.kubernetes.io/name': 'selfhost', 'app.kubernetes.io/component': 'debug' })).toBe(false);
+    expect(admits(rule.from, { app: 'anything' })).toBe(false);
+    expect(admits(rule.from, podLabels('Deployment', 'server'), 'other')).toBe(false);
+    expect(rule.ports).toEqual([{ port: 'redis' }]);
+    expect(redis.ports.map((p: any) => p.name)).toContain('redis');
+  });
+});
+
+/** Applies JSON patch operations (add, replace, remove; "-" appends), as kustomize does for a component. */
+function applyJsonPatch(target: any, ops: { op: string; path: string; value?: unknown }[]): any {
+  const copy = structuredClone(target);
+  for (const { op, path, value } of ops) {
+    const keys = path.split('/').slice(1);
+    const last = keys.pop()!;
+    const parent = keys.reduce((node, key) => {
+      if (node?.[key] === undefined) throw new Error(`${path}: no ${key}`);
+      return node[key];
+    }, copy);
+    if (op === 'remove' || op === 'replace') {
+      if (!(last in parent)) throw new Error(`${path}: nothing to ${op}`);
+      if (op === 'remove') delete parent[last];
+      else parent[last] = value;
+    } else if (op === 'add') {
+      if (Array.isArray(parent) && last === '-') parent.push(value);
+      else parent[last] = value;
+    } else throw new Error(`unknown op ${op}`);
+  }
+  return copy;
+}
+
+describe('the redis-sentinel component', () => {
+  const DIR = join(K8S, 'redis-sentinel');
+  const component = parse(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'));
+  const file = (name: string) => parse(readFileSync(join(DIR, name), 'utf8'));
+  const patchFor = (kind: string) => component.patches.find((p: any) => (p.target?.kind ?? file(p.path).kind) === kind);
+  const sentinelService = loadManifests(DIR, component.resources).find((m) => m.kind === 'Service')!;
+  const MASTER = /sentinel monitor (\S+) /.exec(readFileSync(join(DIR, 'start-sentinel.sh'), 'utf8'))![1];
+
+  it('is a component whose resources validate, whose scripts are valid shell, and which the base lists', () => {
+    expect(component.kind).toBe('Component');
+    validate(sentinelService);
+    for (const script of component.configMapGenerator[0].files) expect(spawnSync('sh', ['-n', join(DIR, script)]).status, script).toBe(0);
+    const base = readFileSync(join(K8S, 'kustomization.yaml'), 'utf8');
+    expect(base).toMatch(/^#\s+- redis-sentinel$/m);
+    expect(existsSync(join(K8S, 'redis-sentinel'))).toBe(true);
+  });
+
+  it('turns the Redis StatefulSet into three Redis pods each with a sentinel, which validate', () => {
+    const patch = file('statefulset.yaml');
+    const base = find('StatefulSet', 'redis');
+    expect(patch.spec.replicas).toBe(3);
+    const [redis, sentinel] = patch.spec.template.spec.containers;
+    expect(redis.name).toBe(base.spec.template.spec.containers[0].name);
+    // The patched pod, merged by container name as kustomize does, validates.
+    const merged = structuredClone(base);
+    Object.assign(merged.spec.template.spec.containers[0], { command: redis.command, volumeMounts: [...merged.spec.template.spec.containers[0].volumeMounts, ...redis.volumeMounts] });
+    merged.spec.template.spec.containers.push(sentinel);
+    merged.spec.template.spec.volumes = patch.spec.template.spec.volumes;
+    merged.spec.template.spec.affinity = patch.spec.template.spec.affinity;
+    merged.spec.replicas = 3;
+    expect(() => validate(merged)).not.toThrow();
+    expect(sentinel.ports).toEqual([{ name: sentinelService.spec.ports[0].targetPort, containerPort: sentinelService.spec.ports[0].port }]);
+    expect(sentinel.securityContext).toEqual(base.spec.template.spec.containers[0].securityContext);
+    expect(patch.spec.template.spec.volumes.find((v: any) => v.configMap).configMap.name).toBe(component.configMapGenerator[0].name);
+  });
+
+  it.each(['server', 'worker'])('points the %s containers at the sentinels, with the password defined first', (container) => {
+    const entry = component.patches.find((p: any) => p.target?.labelSelector === `app.kubernetes.io/component=${container}`);
+    const patched = file(entry.path).spec.template.spec.containers[0];
+    expect(patched.name).toBe(container);
+    expect(patched.env.map((e: any) => e.name)).toEqual(['REDIS_PASSWORD', 'REDIS_URL']);
+    const url = parseRedisUrl(env(patched, 'REDIS_URL').value.replaceAll('$(REDIS_PASSWORD)', 'f00d'));
+    expect(url).toMatchObject({
+      kind: 'sentinel',
+      password: 'f00d',
+      sentinelPassword: 'f00d',
+      masterName: MASTER,
+      hosts: [{ host: sentinelService.metadata.name, port: sentinelService.spec.ports[0].port }],
+    });
+  });
+
+  it("opens the sentinels' port to the same clients, and both ports between the Redis pods", () => {
+    const [clients, peers] = file('networkpolicy.yaml').spec.ingress;
+    const base = find('NetworkPolicy', 'redis').spec.ingress[0];
+    expect(clients.from).toEqual(base.from);
+    expect(clients.ports).toEqual([{ port: 'redis' }, { port: 'sentinel' }]);
+    expect(admits(peers.from, podLabels('StatefulSet', 'redis'))).toBe(true);
+    expect(admits(peers.from, podLabels('Deployment', 'server'))).toBe(false);
+  });
+
+  it("switches KEDA's triggers to the sentinels, and the results validate", () => {
+    const triggerOps = file(patchFor('ScaledObject').path);
+    const authOps = file(patchFor('TriggerAuthentication').path);
+    for (const so of manifests.filter((m) => m.kind === 'ScaledObject')) {
+      const patched = applyJsonPatch(so, triggerOps);
+      expect(() => validate(patched), so.metadata.name).not.toThrow();
+      for (const [i, trigger] of patched.spec.triggers.entries()) {
+        expect(trigger.type).toBe('redis-sentinel');
+        expect(trigger.metadata).toEqual({
+          ...so.spec.triggers[i].metadata,
+          address: undefined,
+          addresses: `${sentinelService.metadata.name}.${kustomization.namespace}.svc.cluster.local:${sentinelService.spec.ports[0].port}`,
+          sentinelMaster: MASTER,
+        });
+      }
+    }
+    const auth = applyJsonPatch(find('TriggerAuthentication', 'redis-auth'), authOps);
+    expect(() => validate(auth)).not.toThrow();
+    expect(auth.spec.secretTargetRef.map((r: any) => r.parameter)).toEqual(['password', 'sentinelPassword']);
+  });
+});
+
 describe('KEDA ScaledObjects', () => {
   const scaledObjects = manifests.filter((m) => m.kind === 'ScaledObject');
 
@@ -183,9 +359,14 @@ describe('KEDA ScaledObjects', () => {
       for (const trigger of so.spec.triggers) {
         expect(trigger.type).toBe('redis');
         expect(trigger.metadata.address).toBe(`redis.${kustomization.namespace}.svc.cluster.local:6379`);
+        expect(trigger.authenticationRef).toEqual({ name: 'redis-auth' });
       }
     }
     expect(scaledObjects.map((so) => so.spec.scaleTargetRef.name).sort()).toEqual(['worker', 'worker-heavy']);
+  });
+
+  it("authenticate with Redis' password from the Secret", () => {
+    expect(find('TriggerAuthentication', 'redis-auth').spec.secretTargetRef).toEqual([{ parameter: 'password', name: 'redis-auth', key: 'password' }]);
   });
 
   describe('count the keys BullMQ really writes', () => {
@@ -233,16 +414,19 @@ describe('KEDA ScaledObjects', () => {
 describe('compose.yaml', () => {
   const compose = parse(read('compose.yaml'));
 
-  it('names redis, server and worker, and publishes only the server port', () => {
+  it('names redis, server and worker, and publishes only the server port, on this machine only', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['redis', 'server', 'worker']);
     const published = Object.entries(compose.services).filter(([, s]: [string, any]) => s.ports);
     expect(published.map(([name]) => name)).toEqual(['server']);
-    expect(compose.services.server.ports).toEqual(['8000:8000']);
+    expect(compose.services.server.ports).toEqual(['127.0.0.1:8000:8000']);
   });
 
-  it('runs Redis with AOF, noeviction and a named volume', () => {
+  it('runs Redis with AOF, noeviction under a maxmemory below its memory limit, and a named volume', () => {
     const redis = compose.services.redis;
     expect(redis.command.join(' ')).toMatch(/--appendonly yes.*--maxmemory-policy noeviction/);
+    const mb = (size: string) => parseInt(size, 10) * (/g/i.test(size) ? 1024 : 1);
+    const maxmemory = redis.command[redis.command.indexOf('--maxmemory') + 1];
+    expect(mb(maxmemory)).toBeLessThan(mb(redis.mem_limit));
     const [volume] = redis.volumes[0].split(':');
     expect(Object.keys(compose.volumes)).toContain(volume);
   });

@@ -87,21 +87,33 @@ export interface Stack {
  * of their own, with the users of HASHES; `server` and `worker` add to their configs. Resolves once both
  * are ready; if either fails to start, both are stopped.
  */
-export async function startStack({ server: serverSettings = {}, worker: workerSettings = {} }: { server?: object; worker?: object } = {}): Promise<Stack> {
-  const prefix = uniquePrefix();
+export async function startStack({
+  server: serverSettings = {},
+  worker: workerSettings = {},
+  redis,
+  prefix = uniquePrefix(),
+}: {
+  server?: object;
+  worker?: object;
+  /** Another Redis than the tests' (a Sentinel or Cluster URL, say), which the test throws away: no keys are deleted. */
+  redis?: string;
+  prefix?: string;
+} = {}): Promise<Stack> {
+  const url = redis ?? redisUrl();
   const serverConfig = writeYaml({ httpauth: HASHES, queue_prefix: prefix, host: '127.0.0.1', ...serverSettings }, 'server_config.yaml');
   const workerConfig = writeYaml({ queue_prefix: prefix, ...workerSettings }, 'worker_config.yaml');
+  const forget = () => (redis ? undefined : deletePrefix(url, prefix));
   const stack = await startLocalStack({
     output: 'pipe',
-    redisUrl: redisUrl(),
+    redisUrl: url,
     env: { LOG_LEVEL: 'info' },
     server: { config: serverConfig, port: await freePort() },
     workers: { count: 1, config: workerConfig },
   }).catch(async (err: unknown) => {
-    await deletePrefix(redisUrl(), prefix);
+    await forget();
     throw err;
   });
-  stack.onStop(() => deletePrefix(redisUrl(), prefix));
+  stack.onStop(forget);
   return { server: stack.server!, worker: stack.workers[0], base: stack.base, prefix, stop: stack.stop };
 }
 

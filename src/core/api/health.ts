@@ -3,7 +3,7 @@ import type { Hono } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
 import { errorJson } from '../http/errors.js';
 import type { TaskQueues } from '../tasks/queue.js';
-import { isRedisUnavailable } from '../redis/connection.js';
+import { isRedisUnavailable, redisProblem } from '../redis/connection.js';
 
 export function health(app: Hono<AppEnv>, tasks: TaskQueues): void {
   // Liveness never touches Redis: a Redis outage must not make the platform restart healthy servers.
@@ -14,7 +14,9 @@ export function health(app: Hono<AppEnv>, tasks: TaskQueues): void {
       await tasks.ping();
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
-      return errorJson(c, 503, 'not ready: redis unreachable');
+      // A certificate problem is named: unlike an outage, it lasts until someone replaces a certificate.
+      const problem = redisProblem(tasks.connection);
+      return errorJson(c, 503, problem ? `not ready: redis TLS: ${problem}` : 'not ready: redis unreachable');
     }
     return c.json({ msg: 'ready', status: 200 });
   });

@@ -169,15 +169,61 @@ describe("the Python version's celery block", () => {
   it('checks broker_url and result_expires as our keys, naming them under celery', () => {
     const server = writeYaml({ celery: { broker_url: 'amqp://guest@rabbit//', result_expires: 'soon' }, httpauth: { alice: hash } });
     const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: server }));
-    expect(message).toContain(`${server}: celery.broker_url: must start with redis:// or rediss://`);
+    expect(message).toContain(`${server}: celery.broker_url: must start with redis://, rediss://, redis+sentinel://, rediss+sentinel:// (…/MASTER_NAME), redis+cluster:// or rediss+cluster://`);
     expect(message).toContain(`${server}: celery.result_expires: Invalid input: expected number`);
     expect(message).not.toContain('redis_url');
     const worker = writeYaml({ celery: { broker_url: 'amqp://guest@rabbit//' } });
-    expect(errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: worker }))).toBe(`${worker}: celery.broker_url: must start with redis:// or rediss://`);
+    expect(errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: worker }))).toBe(`${worker}: celery.broker_url: must start with redis://, rediss://, redis+sentinel://, rediss+sentinel:// (…/MASTER_NAME), redis+cluster:// or rediss+cluster://`);
   });
 
   it('notes nothing for a file without one', () => {
     expect(loadServerConfig({ CONFIG_FILENAME: writeYaml({ httpauth: { alice: hash } }) }).notes).toEqual([]);
+  });
+});
+
+describe('Redis keys', () => {
+  const server = (settings: object) => writeYaml({ httpauth: { alice: hash }, ...settings });
+
+  it('accepts every URL form, and refuses a mistake in one with what is wrong', () => {
+    for (const url of ['redis://h:1/2', 'rediss://u:p@h', 'redis+sentinel://:p@a:26379,b/primary/1?sentinel_password=s', 'redis+cluster://a:7000,b:7001']) {
+      const prefix = url.includes('cluster') ? '{bull}' : 'bull';
+      expect(loadWorkerConfig({ CONFIG_FILENAME: writeYaml({ redis_url: url, queue_prefix: prefix }) }).config.redis_url).toBe(url);
+    }
+    const file = writeYaml({});
+    const worker = (url: string) => errorOf(() => loadWorkerConfig({ CONFIG_FILENAME: file, REDIS_URL: url }));
+    expect(worker('redis+sentinel://a:26379')).toBe(`${file}: redis_url: needs the name the sentinels know the primary by: redis+sentinel://host:26379/MASTER_NAME`);
+    expect(worker('redis://a:6379,b:6379')).toContain('names several hosts: use redis+sentinel://');
+    expect(worker('redis://a:99999')).toContain('port 99999 of a is not between 1 and 65535');
+  });
+
+  it('refuses a cluster URL with a prefix that has no hash tag, saying what to write', () => {
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: server({}), REDIS_URL: 'redis+cluster://a:7000' }))).toMatch(
+      /: queue_prefix: "bull" has no hash tag, .* write queue_prefix: "\{bull\}" \(the same in every server and worker config\)$/,
+    );
+    const worker = writeYaml({ queue_prefix: '{tasks}' });
+    expect(loadWorkerConfig({ CONFIG_FILENAME: worker, REDIS_URL: 'redis+cluster://a:7000' }).config.queue_prefix).toBe('{tasks}');
+  });
+
+  it('reads the TLS files, and names a missing or wrong one, or TLS files for a URL without TLS', () => {
+    const ca = writeYaml('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', 'ca.pem');
+    const loaded = loadServerConfig({ CONFIG_FILENAME: server({ redis_url: 'rediss://h', redis_tls: { ca_file: ca, server_name: 'redis.internal' } }) });
+    expect(loaded.redis).toEqual({ url: 'rediss://h', tls: { ca: expect.stringContaining('BEGIN CERTIFICATE'), servername: 'redis.internal' } });
+    const missing = server({ redis_url: 'rediss://h', redis_tls: { ca_file: '/nonexistent/ca.pem' } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: missing }))).toBe(`${missing}: redis_tls.ca_file: cannot read /nonexistent/ca.pem (ENOENT)`);
+    const wrong = server({ redis_url: 'rediss://h', redis_tls: { cert_file: ca, key_file: ca } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: wrong }))).toBe(`${wrong}: redis_tls.key_file: ${ca} does not hold a PEM private key`);
+    const plain = server({ redis_tls: { ca_file: ca } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: plain }))).toBe(
+      `${plain}: redis_tls: set, but redis_url does not use TLS: start it with rediss://, rediss+sentinel:// or rediss+cluster://`,
+    );
+    const half = server({ redis_url: 'rediss://h', redis_tls: { cert_file: ca } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: half }))).toBe(`${half}: redis_tls: cert_file and key_file go together: set both, or neither`);
+  });
+
+  it('bounds durability: a replica count and a timeout of at most 10 s', () => {
+    expect(loadServerConfig({ CONFIG_FILENAME: server({}) }).config.durability).toEqual({ replicas: 0, timeout: 1 });
+    const file = server({ durability: { replicas: 1, timeout: 60 } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: durability.timeout: Too big`);
   });
 });
 

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { fromCelery } from './celery.js';
 import { ConfigError } from '../process/main.js';
+import type { RedisTarget } from '../redis/url.js';
 import type { Service } from '../service/service.js';
 import { celery, serverConfigSchema, workerConfigSchema, type ServerConfig, type WorkerConfig } from './schema.js';
 
@@ -48,6 +49,34 @@ export interface Loaded<C> {
   notes: string[];
   /** The top-level keys the file, its celery block or the environment set; the others hold the schema's defaults. */
   given: ReadonlySet<string>;
+  /** redis_url, with the contents of the redis_tls files. */
+  redis: RedisTarget;
+}
+
+/** What each redis_tls file must hold, by the PEM header it must have. */
+const PEM = {
+  ca_file: { header: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate' },
+  cert_file: { header: /-----BEGIN CERTIFICATE-----/, what: 'a PEM certificate' },
+  key_file: { header: /-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/, what: 'a PEM private key' },
+} as const;
+
+/** Reads the redis_tls files, so a missing or wrong one stops the process at start, naming it. */
+export function redisTarget(file: string, config: Pick<ServerConfig, 'redis_url' | 'redis_tls'>): RedisTarget {
+  const tls = config.redis_tls;
+  if (!tls) return { url: config.redis_url };
+  const read = (key: keyof typeof PEM): string | undefined => {
+    const path = tls[key];
+    if (path === undefined) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`${file}: redis_tls.${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    if (!PEM[key].header.test(text)) throw new ConfigError(`${file}: redis_tls.${key}: ${path} does not hold ${PEM[key].what}`);
+    return text;
+  };
+  return { url: config.redis_url, tls: { ca: read('ca_file'), cert: read('cert_file'), key: read('key_file'), servername: tls.server_name } };
 }
 
 /**
@@ -70,14 +99,16 @@ export function configFile(kind: 'server' | 'worker', env: Env): { file: string;
 export function loadServerConfig(env: Env = process.env): Loaded<ServerConfig> {
   const { file } = configFile('server', env);
   const { raw, notes } = applyEnv(readYaml(file, false), env, { redis_url: 'REDIS_URL', port: 'PORT', log_level: 'LOG_LEVEL', environment: 'ENVIRONMENT' }, 'server');
-  return { file, config: parseConfig(serverConfigSchema, file, raw), notes, given: new Set(Object.keys(raw)) };
+  const config = parseConfig(serverConfigSchema, file, raw);
+  return { file, config, notes, given: new Set(Object.keys(raw)), redis: redisTarget(file, config) };
 }
 
 /** A worker runs on defaults when no file is named and `worker_config.yaml` is absent. */
 export function loadWorkerConfig(env: Env = process.env): Loaded<WorkerConfig> {
   const { file, explicit } = configFile('worker', env);
   const { raw, notes } = applyEnv(readYaml(file, !explicit), env, { redis_url: 'REDIS_URL', log_level: 'LOG_LEVEL', health_port: 'HEALTH_PORT' }, 'worker');
-  return { file, config: parseConfig(workerConfigSchema, file, raw), notes, given: new Set(Object.keys(raw)) };
+  const config = parseConfig(workerConfigSchema, file, raw);
+  return { file, config, notes, given: new Set(Object.keys(raw)), redis: redisTarget(file, config) };
 }
 
 /** Validates `services.<name>` against each service's options schema; returns options by service name. */

@@ -2,8 +2,17 @@
 import { z } from 'zod';
 import { EXAMPLE_HASH, hashRefusal } from '../auth/password-hash.js';
 import { LOG_LEVELS } from '../process/logger.js';
+import { hashTag, parseRedisUrl, RedisUrlError, type RedisUrl } from '../redis/url.js';
 
-const redisUrl = z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://');
+/** One of the URL forms of src/core/redis/url.ts: one node, Sentinel or Cluster, each with TLS or not. */
+const redisUrl = z.string().superRefine((url, ctx) => {
+  try {
+    parseRedisUrl(url);
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
 /** The longest a Node.js timer can wait (2^31 - 1 ms, about 24.8 days): a longer one fires at once. */
 export const TIMER_MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
@@ -31,12 +40,49 @@ export const celery = {
 
 const common = {
   redis_url: redisUrl.default('redis://127.0.0.1:6379'),
-  /** Key prefix for every queue; use a hash tag such as "{tasks}" on Redis Cluster. */
+  /** Files and the server name for a rediss…:// URL; see docs/configuration.md. */
+  redis_tls: z
+    .strictObject({
+      /** The CA that signed Redis' certificate, when Node.js does not trust it by default (a private CA). */
+      ca_file: z.string().min(1).optional(),
+      /** This process' certificate and key, for a Redis that asks clients for one (tls-auth-clients). */
+      cert_file: z.string().min(1).optional(),
+      key_file: z.string().min(1).optional(),
+      /** The name Redis' certificate carries, when the URL's host is not it (an IP address, a tunnel). */
+      server_name: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Key prefix for every queue; on Redis Cluster it needs a hash tag such as "{tasks}". */
   queue_prefix: z.string().min(1).default('bull'),
   log_level: z.enum(LOG_LEVELS).default('info'),
   /** Per-service settings, `services.<name>`, checked against each service's own options schema. */
   services: z.record(z.string(), z.unknown()).default({}),
 };
+
+type RedisKeys = { redis_url: string; redis_tls?: { cert_file?: string; key_file?: string }; queue_prefix: string };
+
+/** What the Redis keys must agree on: TLS files only for a TLS URL, and a hash-tagged prefix on a cluster. */
+function checkRedis({ redis_url, redis_tls, queue_prefix }: RedisKeys, ctx: z.core.$RefinementCtx<unknown>): void {
+  let url: RedisUrl;
+  try {
+    url = parseRedisUrl(redis_url);
+  } catch {
+    return; // reported at redis_url
+  }
+  if (redis_tls && !url.tls) {
+    ctx.addIssue({ code: 'custom', path: ['redis_tls'], message: 'set, but redis_url does not use TLS: start it with rediss://, rediss+sentinel:// or rediss+cluster://' });
+  }
+  if (redis_tls && !redis_tls.cert_file !== !redis_tls.key_file) {
+    ctx.addIssue({ code: 'custom', path: ['redis_tls'], message: 'cert_file and key_file go together: set both, or neither' });
+  }
+  if (url.kind === 'cluster' && hashTag(queue_prefix) === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['queue_prefix'],
+      message: `"${queue_prefix}" has no hash tag, so on Redis Cluster a queue's keys would spread over slots its scripts cannot span: write queue_prefix: "{${queue_prefix}}" (the same in every server and worker config)`,
+    });
+  }
+}
 
 export const serverConfigSchema = z.strictObject({
   ...common,
@@ -72,6 +118,16 @@ export const serverConfigSchema = z.strictObject({
   body_limit: z.number().int().positive().default(1024 * 1024),
   /** Seconds a finished task's status and result stay readable. */
   result_ttl: resultTtl.default(3600),
+  /**
+   * Whether a submit waits until `replicas` replicas hold the new task (Redis' WAIT) before it answers
+   * 202; without them in `timeout` seconds it answers 503. 0: answer as soon as the primary has it.
+   */
+  durability: z
+    .strictObject({
+      replicas: z.number().int().min(0).max(16).default(0),
+      timeout: seconds(0.01, 10).default(1),
+    })
+    .prefault({}),
   /** Whether GET /metrics asks for an httpauth user, like the task routes. */
   metrics_auth: z.boolean().default(true),
   /** Seconds between keep-alive comments on GET /tasks/:id/events, so proxies keep a quiet stream open. */
@@ -87,7 +143,9 @@ export const serverConfigSchema = z.strictObject({
     .prefault({}),
   /** Read for the ancestor's config files (docs/migrating-from-python.md). */
   celery: celery.server.optional(),
-}).superRefine(({ dashboard, httpauth, environment }, ctx) => {
+}).superRefine((config, ctx) => {
+  const { dashboard, httpauth, environment } = config;
+  checkRedis(config, ctx);
   const make = 'make one with: npm run hash-password';
   for (const [user, hash] of Object.entries(httpauth)) {
     const refusal = hashRefusal(hash);
@@ -139,9 +197,14 @@ export const workerConfigSchema = z.strictObject({
   stalled_interval: seconds(0.1, HOUR).default(10),
   /** Times a task may lose its worker and run again before it fails for good. */
   max_stalled: z.number().int().min(0).default(1),
+  /**
+   * Seconds this worker may sit idle while tasks wait in its queue before it reconnects to Redis; if it is
+   * still idle as long again, it exits (1) for its supervisor to restart it. 0: never.
+   */
+  idle_watchdog: seconds(0, DAY).default(60),
   /** Read for the ancestor's config files (docs/migrating-from-python.md). */
   celery: celery.worker.optional(),
-});
+}).superRefine(checkRedis);
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 export type WorkerConfig = z.infer<typeof workerConfigSchema>;

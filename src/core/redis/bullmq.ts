@@ -13,5 +13,6 @@ export const { Queue, QueueEvents, UnrecoverableError, WaitingError, Worker } = 
 export type Queue = BullMQ.Queue;
 export type QueueEvents = BullMQ.QueueEvents;
 
-export const { Redis } = require('ioredis') as typeof IORedis;
+export const { Cluster, Redis } = require('ioredis') as typeof IORedis;
+export type Cluster = IORedis.Cluster;
 export type Redis = IORedis.Redis;

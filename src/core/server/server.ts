@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { HashPool } from '../auth/hash-pool.js';
 import { CELERY_WARNING } from '../config/celery.js';
-import { loadServerConfig, resolveServiceOptions } from '../config/load.js';
+import { loadServerConfig, redisTarget, resolveServiceOptions } from '../config/load.js';
 import type { ServerConfig } from '../config/schema.js';
 import type { AppEnv } from '../http/app-env.js';
 import { jsonClientErrors } from '../http/client-errors.js';
@@ -12,7 +12,8 @@ import { drainable } from '../http/drain.js';
 import { createLogger, type Logger } from '../process/logger.js';
 import { onShutdown } from '../process/shutdown.js';
 import type { Redis } from '../redis/bullmq.js';
-import { connect, FAIL_FAST, watchRedis } from '../redis/connection.js';
+import { connect, FAIL_FAST, firstContact, watchRedis } from '../redis/connection.js';
+import type { RedisTarget } from '../redis/url.js';
 import { servicesOf, type ServiceRoute } from '../service/routes.js';
 import { TaskQueues } from '../tasks/queue.js';
 import { createApp } from './app.js';
@@ -26,6 +27,8 @@ export interface ServerParts {
   file?: string;
   /** A Redis connection to use instead of one to `redis_url`; the caller closes it. */
   redis?: Redis;
+  /** redis_url with its TLS files read (loadServerConfig's `redis`); read from `config` when absent. */
+  target?: RedisTarget;
 }
 
 export interface BuiltServer {
@@ -38,13 +41,16 @@ export interface BuiltServer {
 }
 
 /** The app and what it runs on, with no side effects beyond the Redis connection: tests call app.request(). */
-export function buildServer({ config, log, routes, file = 'config', redis }: ServerParts): BuiltServer {
+export function buildServer({ config, log, routes, file = 'config', redis, target }: ServerParts): BuiltServer {
   const services = servicesOf(routes);
   const serviceOptions = resolveServiceOptions(file, config.services, services);
-  // The server starts even when Redis is down: task routes and /readyz answer 503 until it is back.
-  const connection = redis ?? connect(config.redis_url, FAIL_FAST);
+  const { durability } = config;
+  // The server starts even when Redis is down: task routes and /readyz answer 503 until it is back. A
+  // submit's WAIT for replicas holds the connection up to its timeout, which the command timeout must allow.
+  const commandTimeout = Math.max(FAIL_FAST.commandTimeout!, durability.replicas > 0 ? durability.timeout * 1000 + 500 : 0);
+  const connection = redis ?? connect(target ?? redisTarget(file, config), { ...FAIL_FAST, commandTimeout });
   if (!redis) watchRedis(connection, log);
-  const tasks = new TaskQueues({ connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services });
+  const tasks = new TaskQueues({ connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services, durability });
   // Threads start with the first password check, not here.
   const checks = new HashPool({ threads: config.auth.hash_threads, queue: config.auth.hash_queue });
   const app = createApp({ config, log, tasks, serviceOptions, routes, checks });
@@ -63,10 +69,12 @@ export function buildServer({ config, log, routes, file = 'config', redis }: Ser
 
 /** Runs the server process for `routes`: loads the config, listens, and drains on the first SIGTERM. */
 export async function runServer(routes: readonly ServiceRoute[]): Promise<void> {
-  const { file, config, notes } = loadServerConfig();
+  const { file, config, notes, redis } = loadServerConfig();
   const log = createLogger(config.log_level, 'server');
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
-  const built = buildServer({ config, log, routes, file });
+  const built = buildServer({ config, log, routes, file, target: redis });
+  // A certificate Redis or this process refuses stops the server now (main() exits 1): no retry would fix it.
+  await firstContact(built.tasks.connection, file);
 
   const server = serve({ fetch: built.app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info({ config: file, port: info.port }, `listening on http://${config.host}:${info.port}`);

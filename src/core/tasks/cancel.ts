@@ -1,5 +1,6 @@
 // Cancellation across processes: a mark in the job says it is REVOKED; a pub/sub message reaches its worker.
 import type { Redis } from 'ioredis';
+import { duplicate } from '../redis/connection.js';
 import { JOB_FIELDS, lockKey, revokeChannel } from '../redis/keys.js';
 import type { TaskQueues } from './queue.js';
 import { REVOKED_REASON, type Revoked, type TaskStatus } from './types.js';
@@ -123,7 +124,7 @@ export function watchRevokes(
 ): () => Promise<void> {
   // Subscribed here rather than by ioredis' own resubscribe, to know when the subscription is live
   // again: a revoke published after that reaches us, and one published before marked its job before.
-  const subscriber = redis.duplicate({ autoResubscribe: false });
+  const subscriber = duplicate(redis, { autoResubscribe: false });
   subscriber.on('error', () => {}); // the main connection's watchRedis reports outages
   subscriber.on('message', (_channel: string, id: string) => onRevoke(id));
   subscriber.on('ready', () => {

@@ -1,7 +1,8 @@
 // Task events without polling: one BullMQ QueueEvents per queue, shared by every waiting request, and a map of listeners.
 import type { ConnectionOptions, Queue } from 'bullmq';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { QueueEvents } from '../redis/bullmq.js';
+import { blockingConnection } from '../redis/connection.js';
 
 /**
  * The events that can change what GET /tasks/:id answers: BullMQ's, and `revoked`, which a cancel writes
@@ -23,22 +24,6 @@ export interface Subscription {
   /** Resolves once every later event reaches the listener: read the task's status after it, not before. */
   ready: Promise<void>;
   unsubscribe(): void;
-}
-
-/**
- * QueueEvents blocks on XREAD, so it gets a connection of its own that waits instead of failing fast
- * (see redis.ts) and reconnects after an outage, resuming from the last event it saw.
- */
-function blockingOptions(shared: Redis): ConnectionOptions {
-  const options: RedisOptions = {
-    ...shared.options,
-    lazyConnect: false,
-    enableOfflineQueue: true,
-    commandTimeout: undefined,
-    maxRetriesPerRequest: null,
-    autoResendUnfulfilledCommands: true,
-  };
-  return options as ConnectionOptions;
 }
 
 export class TaskEvents {
@@ -85,8 +70,10 @@ export class TaskEvents {
       // Read from the stream's current end, not from "$" (the end when XREAD first runs): an event that
       // arrives between this call and the first XREAD still reaches the listeners.
       const [last] = await this.connection.xrevrange(queue.keys.events, '+', '-', 'COUNT', 1);
+      // QueueEvents blocks on XREAD, so it gets a connection of its own that waits out an outage instead
+      // of failing fast, and resumes from the last event it saw; for Sentinel and Cluster URLs alike.
       const events = new QueueEvents(queue.name, {
-        connection: blockingOptions(this.connection),
+        connection: blockingConnection(this.connection) as ConnectionOptions,
         prefix: queue.opts.prefix,
         lastEventId: last?.[0] ?? '0-0',
       });

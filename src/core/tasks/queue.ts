@@ -1,6 +1,7 @@
 // The producer side of the queues: job options, enqueue, and the status a client reads.
 import { randomUUID } from 'node:crypto';
 import { Queue, type Redis } from '../redis/bullmq.js';
+import { waitForReplicas } from '../redis/durability.js';
 import { queueOf, type Service } from '../service/service.js';
 import { StatusReader } from './status.js';
 import { TaskEvents } from './events.js';
@@ -12,6 +13,8 @@ export interface TaskQueuesOptions {
   /** Seconds a finished task stays readable. */
   resultTtl: number;
   services: readonly Service[];
+  /** Replicas that must hold a new task before submit() returns, and the seconds to wait for them. */
+  durability?: { replicas: number; timeout: number };
 }
 
 /** The producer side: one BullMQ Queue per queue name the services use. */
@@ -25,9 +28,11 @@ export class TaskQueues {
   /** What GET /tasks/:id?wait=N and /tasks/:id/events listen to. */
   readonly events: TaskEvents;
   private readonly reader: StatusReader;
+  private readonly durability?: { replicas: number; timeout: number };
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;
+    this.durability = options.durability?.replicas ? options.durability : undefined;
     this.prefix = options.prefix;
     this.connection = options.connection;
     for (const name of new Set(options.services.map(queueOf))) {
@@ -49,7 +54,11 @@ export class TaskQueues {
     await this.connection.ping();
   }
 
-  /** Adds a task whose input the caller has already validated; returns its id (`id` when given). */
+  /**
+   * Adds a task whose input the caller has already validated; returns its id (`id` when given). With
+   * `durability`, it returns only once enough replicas hold the task, and otherwise removes the task (if
+   * no worker has taken it yet) and throws NotDurableError: the client, answered 503, never got its id.
+   */
   async submit(service: Service, input: unknown, owner: string, id: string = randomUUID()): Promise<string> {
     const queue = this.queues.get(queueOf(service))!;
     const data: TaskData = { input, owner };
@@ -60,6 +69,15 @@ export class TaskQueues {
       attempts: service.attempts ?? 1,
       ...(service.backoff && { backoff: { type: service.backoff.type, delay: service.backoff.delay * 1000 } }),
     });
+    if (this.durability) {
+      const { replicas, timeout } = this.durability;
+      try {
+        await waitForReplicas(this.connection, queue.toKey(job.id!), replicas, timeout * 1000);
+      } catch (err) {
+        await queue.remove(job.id!).catch(() => {});
+        throw err;
+      }
+    }
     return job.id!;
   }
 

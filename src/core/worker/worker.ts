@@ -7,27 +7,30 @@ import { CELERY_WARNING } from '../config/celery.js';
 import { loadWorkerConfig, resolveServiceOptions } from '../config/load.js';
 import { createRunner } from './dispatch.js';
 import { createLogger } from '../process/logger.js';
-import { connect, isRedisUnavailable, watchRedis } from '../redis/connection.js';
+import { connect, firstContact, isRedisUnavailable, watchRedis } from '../redis/connection.js';
 import { Sandbox } from './sandbox.js';
 import { loadServices } from '../service/routes.js';
 import { queueOf } from '../service/service.js';
 import { onShutdown } from '../process/shutdown.js';
 import { taskProcessor } from './processor.js';
 import { deletionCost, podApiFromEnvironment } from './deletion-cost.js';
+import { watchIdle } from './watchdog.js';
 
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
 
 /** Runs a worker for the services of `registry`, a module whose `routes` export lists them (src/routes.ts). */
 export async function runWorker(registry: URL): Promise<void> {
-  const { file, config, notes } = loadWorkerConfig();
+  const { file, config, notes, redis } = loadWorkerConfig();
   const services = await loadServices(registry.href);
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'worker', { sync: true });
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   const mine = services.filter((s) => queueOf(s) === config.queue);
-  const connection = connect(config.redis_url, { maxRetriesPerRequest: null });
+  const connection = connect(redis, { maxRetriesPerRequest: null });
   watchRedis(connection, log);
+  // A certificate Redis or this process refuses stops the worker now (main() exits 1): no retry would fix it.
+  await firstContact(connection, file);
 
   const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes, maxCheckpointBytes: config.max_checkpoint_bytes };
   const sandbox = new Sandbox(
@@ -75,10 +78,18 @@ export async function runWorker(registry: URL): Promise<void> {
   // configured: prom-client and the HTTP server are a few MB a worker without the port does not need.
   const health = config.health_port === undefined ? undefined : await (await import('./health.js')).serveWorkerHealth(worker, config, log);
   worker.run().catch((err: unknown) => worker.emit('error', err as Error));
+  const stopWatchdog = watchIdle({
+    worker, connection, seconds: config.idle_watchdog, log,
+    exit: () => {
+      sandbox.kill();
+      process.exit(1);
+    },
+  });
   log.info({ config: file, queue: config.queue, services: mine.map((s) => s.name) }, 'worker started');
 
   // The deadline covers the grace, the kill after it, and closing the connections.
   onShutdown(log, (config.shutdown_grace + config.kill_after + SHUTDOWN_MARGIN) * 1000, async () => {
+    stopWatchdog();
     const grace = setTimeout(() => tasks.shutdown(), config.shutdown_grace * 1000);
     await worker.close();
     clearTimeout(grace);
