@@ -50,8 +50,11 @@ export interface BacklogResult {
   ratio: Figures;
 }
 
-/** Pushes `ARGV[1]` ids onto the head of the wait list, in batches the Lua stack holds; they stand for tasks queued later. */
-const FILL = `
+/**
+ * Pushes `ARGV[1]` ids of no job onto the head of the wait list (KEYS[1]), in batches the Lua stack holds;
+ * they stand for tasks queued later. Also used by src/core/tasks/status-cost.test.ts.
+ */
+export const FILL = `
 local batch = {}
 for i = 1, tonumber(ARGV[1]) do
   batch[#batch + 1] = 'backlog-' .. i

@@ -7,20 +7,12 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../../../scripts/private-redis.js';
+import { FILL } from '../../../bench/backlog.js';
 import { testApp } from '../../../test/helpers.js';
 
 /** Commands that walk a list, element by element. */
 const SCANS = ['lpos', 'lrem', 'lrange', 'lindex', 'lset', 'linsert'];
 const BACKLOG = 300_000;
-/** Pushes `ARGV[1]` ids of no job onto the head of the wait list, in batches the Lua stack can hold. */
-const FILL = `
-local batch = {}
-for i = 1, tonumber(ARGV[1]) do
-  batch[#batch + 1] = 'backlog-' .. i
-  if #batch == 5000 then redis.call('LPUSH', KEYS[1], unpack(batch)); batch = {} end
-end
-if #batch > 0 then redis.call('LPUSH', KEYS[1], unpack(batch)) end
-return redis.call('LLEN', KEYS[1])`;
 
 let own: PrivateRedis;
 let made: ReturnType<typeof testApp>;

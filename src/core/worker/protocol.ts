@@ -3,9 +3,9 @@
 import type { StopReason } from '../service/service.js';
 import type { OutputLimits } from './output.js';
 
-/** Given to the child in its environment: which registry to load, which queue's services to run, how to log, each service's options. */
+/** Given to the child in its environment: which routes module to load the services from, which queue's services to run, how to log, each service's options. */
 export interface SandboxSetup {
-  registry: string;
+  routes: string;
   queue: string;
   logLevel: string;
   options: [string, unknown][];

@@ -17,7 +17,7 @@ process.on('SIGTERM', () => {});
 // The worker is gone (even SIGKILLed): nobody will take our result, so stop.
 process.on('disconnect', () => process.exit(0));
 
-const services = await loadServices(setup.registry);
+const services = await loadServices(setup.routes);
 // Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
 const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options), setup.limits);
 const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });

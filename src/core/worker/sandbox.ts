@@ -80,7 +80,7 @@ export class Sandbox {
     return started;
   }
 
-  /** Starts the process ahead of the first task; rejects if it cannot start (say, the registry fails to load). */
+  /** Starts the process ahead of the first task; rejects if it cannot start (say, the routes module fails to load). */
   async ready(): Promise<void> {
     this.child ??= this.start();
     await this.child;

@@ -19,10 +19,10 @@ import { watchIdle } from './watchdog.js';
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
 
-/** Runs a worker for the services of `registry`, a module whose `routes` export lists them (src/routes.ts). */
-export async function runWorker(registry: URL): Promise<void> {
+/** Runs a worker for the services of `routes`, the URL of a module whose `routes` export lists them (src/routes.ts). */
+export async function runWorker(routes: URL): Promise<void> {
   const { file, config, notes, redis } = loadWorkerConfig();
-  const services = await loadServices(registry.href);
+  const services = await loadServices(routes.href);
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'worker', { sync: true });
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
@@ -34,7 +34,7 @@ export async function runWorker(registry: URL): Promise<void> {
 
   const limits = { maxProgressBytes: config.max_progress_bytes, maxResultBytes: config.max_result_bytes, maxCheckpointBytes: config.max_checkpoint_bytes };
   const sandbox = new Sandbox(
-    { registry: registry.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions], limits },
+    { routes: routes.href, queue: config.queue, logLevel: config.log_level, options: [...serviceOptions], limits },
     config.service_idle_exit * 1000,
   );
   // In a Kubernetes pod with the manifests' service account: idle pods go first on a scale-in.
@@ -67,7 +67,7 @@ export async function runWorker(registry: URL): Promise<void> {
   worker.on('error', (err) => {
     if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
   });
-  // A registry the service process could not load stops the worker now, not at its first task: with
+  // A routes module the service process could not load stops the worker now, not at its first task: with
   // service_idle_exit 0 the process starts here (and the first task does not wait for it); otherwise this
   // process builds the same runner the service process will (a service whose input schema cannot be made
   // from its options throws here) and the service process starts with the first task.
