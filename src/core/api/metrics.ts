@@ -1,8 +1,9 @@
 // Server metrics for Prometheus: HTTP requests by route pattern, and the queues as Redis sees them at scrape time.
 import { prometheus } from '@hono/prometheus';
 import type { Context, MiddlewareHandler } from 'hono';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { Logger } from '../process/logger.js';
+import { collectProcessMetrics } from '../process/metrics.js';
 import type { TaskQueues } from '../tasks/queue.js';
 
 /** The states a queue's jobs are counted in (BullMQ's names). */
@@ -47,7 +48,7 @@ export interface ServerMetrics {
 
 export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const { registerMetrics } = prometheus({ registry, prefix: 'selfhost_' });
 
   // One Redis read per scrape, shared by the gauges below; every server replica reports the same values.

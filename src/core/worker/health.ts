@@ -2,10 +2,11 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Job, Worker } from 'bullmq';
 import { Hono } from 'hono';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkerConfig } from '../config/schema.js';
 import { errorJson, notFound } from '../http/errors.js';
 import type { Logger } from '../process/logger.js';
+import { collectProcessMetrics } from '../process/metrics.js';
 
 /** Buckets for jobs that run from milliseconds to hours. */
 const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
@@ -64,7 +65,7 @@ export async function serveWorkerHealth(worker: Worker, config: HealthConfig, lo
   };
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   registry.setDefaultLabels({ queue: config.queue });
   new Gauge({
     name: 'selfhost_worker_busy',
