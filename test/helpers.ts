@@ -92,9 +92,12 @@ export async function startStack({
   worker: workerSettings = {},
   redis,
   prefix = uniquePrefix(),
+  workerEntry,
 }: {
   server?: object;
   worker?: object;
+  /** The worker's entry point, when not src/worker.ts (test/fixtures/worker.ts runs the test services too). */
+  workerEntry?: string;
   /** Another Redis than the tests' (a Sentinel or Cluster URL, say), which the test throws away: no keys are deleted. */
   redis?: string;
   prefix?: string;
@@ -108,7 +111,7 @@ export async function startStack({
     redisUrl: url,
     env: { LOG_LEVEL: 'info' },
     server: { config: serverConfig, port: await freePort() },
-    workers: { count: 1, config: workerConfig },
+    workers: { count: 1, config: workerConfig, entry: workerEntry },
   }).catch(async (err: unknown) => {
     await forget();
     throw err;

@@ -81,13 +81,13 @@ describe('after a job runs', () => {
     const res = await fetch(`${health}/metrics`);
     expect(res.status).toBe(200);
     const m = parseMetrics(await res.text());
-    const labels = { service: 'sleep', outcome: 'completed', queue: 'tasks' };
+    const labels = { service: 'sleep', outcome: 'succeeded', queue: 'tasks' };
     expect(sample(m, 'selfhost_job_duration_seconds_count', labels)).toBe(1);
     const seconds = sample(m, 'selfhost_job_duration_seconds_sum', labels)!;
     expect(seconds).toBeGreaterThanOrEqual(1);
     expect(seconds).toBeLessThan(10);
     expect(sample(m, 'selfhost_job_duration_seconds_count', { service: 'maths', outcome: 'failed' })).toBe(1);
-    expect(sample(m, 'selfhost_job_duration_seconds_count', { service: 'maths', outcome: 'completed' })).toBeUndefined();
+    expect(sample(m, 'selfhost_job_duration_seconds_count', { service: 'maths', outcome: 'succeeded' })).toBeUndefined();
     expect(sample(m, 'selfhost_worker_busy', { queue: 'tasks' })).toBe(0);
     expect(sample(m, 'selfhost_worker_alive', { queue: 'tasks' })).toBe(1);
 

@@ -1,8 +1,10 @@
 // Server metrics for Prometheus: HTTP requests by route pattern, and the queues as Redis sees them at scrape time.
 import { prometheus } from '@hono/prometheus';
 import type { Context, MiddlewareHandler } from 'hono';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { Logger } from '../process/logger.js';
+import { collectProcessMetrics } from '../process/metrics.js';
+import { oldestWaiting } from '../tasks/backlog.js';
 import type { TaskQueues } from '../tasks/queue.js';
 
 /** The states a queue's jobs are counted in (BullMQ's names). */
@@ -10,6 +12,8 @@ export const JOB_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'waiti
 
 interface QueueSnapshot {
   jobs: Map<string, Record<string, number>>;
+  /** Seconds the job next in line has waited; 0 when none waits. */
+  oldest: Map<string, number>;
   /** Connected workers per queue; missing where Redis refuses CLIENT LIST (some managed services do). */
   workers: Map<string, number>;
 }
@@ -26,10 +30,12 @@ function within<T>(ms: number, work: Promise<T>): Promise<T> {
 }
 
 async function readQueues(tasks: TaskQueues): Promise<QueueSnapshot> {
-  const snapshot: QueueSnapshot = { jobs: new Map(), workers: new Map() };
+  const snapshot: QueueSnapshot = { jobs: new Map(), oldest: new Map(), workers: new Map() };
   await Promise.all(
     [...tasks.queues].map(async ([name, queue]) => {
-      snapshot.jobs.set(name, await queue.getJobCounts(...JOB_STATES));
+      const [counts, since] = await Promise.all([queue.getJobCounts(...JOB_STATES), oldestWaiting(tasks.connection, queue)]);
+      snapshot.jobs.set(name, counts);
+      snapshot.oldest.set(name, since === undefined ? 0 : Math.max(0, Date.now() - since) / 1000);
       const workers = await queue.getWorkersCount().catch(() => undefined);
       if (workers !== undefined) snapshot.workers.set(name, workers);
     }),
@@ -47,7 +53,7 @@ export interface ServerMetrics {
 
 export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   const { registerMetrics } = prometheus({ registry, prefix: 'selfhost_' });
 
   // One Redis read per scrape, shared by the gauges below; every server replica reports the same values.
@@ -76,6 +82,16 @@ export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
       for (const [queue, counts] of (await snapshot())?.jobs ?? []) {
         for (const state of JOB_STATES) this.set({ queue, state }, counts[state] ?? 0);
       }
+    },
+  });
+  new Gauge({
+    name: 'selfhost_queue_oldest_waiting_seconds',
+    help: 'Seconds the oldest waiting job of each queue has waited (since its submit, or its last start if it ran before); 0 when none waits',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [queue, seconds] of (await snapshot())?.oldest ?? []) this.set({ queue }, seconds);
     },
   });
   new Gauge({

@@ -2,13 +2,17 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Job, Worker } from 'bullmq';
 import { Hono } from 'hono';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 import type { WorkerConfig } from '../config/schema.js';
 import { errorJson, notFound } from '../http/errors.js';
 import type { Logger } from '../process/logger.js';
+import { collectProcessMetrics } from '../process/metrics.js';
+import { outcomeOf, type Outcome } from './processor.js';
 
 /** Buckets for jobs that run from milliseconds to hours. */
 const DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200];
+/** Buckets for time in the queue: a second when workers are idle, hours behind a backlog of long jobs. */
+const WAIT_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400];
 
 export interface Liveness {
   /** `ok`; `stopping` while a shutdown drains (still alive: the shutdown deadline bounds it); `failing`. */
@@ -64,7 +68,7 @@ export async function serveWorkerHealth(worker: Worker, config: HealthConfig, lo
   };
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  collectProcessMetrics(registry);
   registry.setDefaultLabels({ queue: config.queue });
   new Gauge({
     name: 'selfhost_worker_busy',
@@ -84,20 +88,31 @@ export async function serveWorkerHealth(worker: Worker, config: HealthConfig, lo
   });
   const durations = new Histogram({
     name: 'selfhost_job_duration_seconds',
-    help: 'Run time of each job attempt by service and outcome (completed, failed, or retried when attempts remain)',
+    help: 'Run time of each job attempt by service and outcome: succeeded, failed, timed_out, revoked, or retried when attempts remain',
     labelNames: ['service', 'outcome'],
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
+  const waits = new Histogram({
+    name: 'selfhost_job_queue_wait_seconds',
+    help: 'Time from submit to first start of each job, by service',
+    labelNames: ['service'],
+    buckets: WAIT_BUCKETS,
+    registers: [registry],
+  });
   // Timed from BullMQ's own timestamps, so this holds however the processor runs (in this process or a child).
-  const observe = (job: Job, outcome: string) => {
+  const observe = (job: Job, outcome: Outcome) => {
     running.delete(job.id!);
     if (job.processedOn) durations.observe({ service: job.name, outcome }, ((job.finishedOn ?? Date.now()) - job.processedOn) / 1000);
   };
-  worker.on('active', (job) => running.add(job.id!));
-  worker.on('completed', (job) => observe(job, 'completed'));
-  // BullMQ sets finishedOn only when the job fails for good; without it the job goes back for another attempt.
-  worker.on('failed', (job) => job && observe(job, job.finishedOn ? 'failed' : 'retried'));
+  worker.on('active', (job) => {
+    running.add(job.id!);
+    // Only a job's first start: a retried or handed-back job is not timed again, as the moment it went
+    // back to the queue is not recorded. The submit's clock is the server's, so skew may make it negative.
+    if (job.attemptsStarted === 1 && job.processedOn) waits.observe({ service: job.name }, Math.max(0, job.processedOn - job.timestamp) / 1000);
+  });
+  worker.on('completed', (job) => observe(job, 'succeeded'));
+  worker.on('failed', (job, err) => job && observe(job, outcomeOf(job, err)));
 
   const app = new Hono();
   app.get('/healthz', (c) => {

@@ -27,6 +27,33 @@ export interface TaskProcessorOptions {
 }
 
 
+/**
+ * How a run ended, as the worker's metrics count it. `retried` is a failed attempt BullMQ runs again;
+ * the others are a task's final outcome.
+ */
+export type Outcome = 'succeeded' | 'failed' | 'timed_out' | 'revoked' | 'retried';
+
+/** What a revoked run fails with: an UnrecoverableError to BullMQ (no retry), known apart by its class. */
+class Revoked extends UnrecoverableError {
+  constructor() {
+    super(REVOKED_REASON);
+    // UnrecoverableError names itself after its class; BullMQ and isStop() know it by this name.
+    this.name = 'UnrecoverableError';
+  }
+}
+
+/** What a run past its timeout fails with: a plain Error to BullMQ (retried if attempts remain). */
+class TimedOut extends Error {}
+
+/** The outcome of a run BullMQ reports `failed` with `err`, for the job as BullMQ left it. */
+export function outcomeOf(job: Job, err: Error): Outcome {
+  // BullMQ sets finishedOn only when the job fails for good; without it the job goes back for another attempt.
+  if (!job.finishedOn) return 'retried';
+  if (err instanceof Revoked) return 'revoked';
+  if (err instanceof TimedOut) return 'timed_out';
+  return 'failed';
+}
+
 /** A run that ended revoked, or was handed back to the queue: no outcome of its own to store. */
 function isStop(err: unknown): boolean {
   const { name, message } = (err ?? {}) as Error;
@@ -63,7 +90,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const settle = async (job: Job<TaskData>, token: string | undefined): Promise<void> => {
     if (!(await claimOutcome(o.redis, { jobKey: keyOf(job), token: token ?? '', attemptsStarted: job.attemptsStarted }))) {
       o.log.warn({ task_id: job.id, service: job.name, reason: 'revoked' }, 'the task was revoked as it ended: its outcome is not stored');
-      throw new UnrecoverableError(REVOKED_REASON);
+      throw new Revoked();
     }
   };
 
@@ -102,7 +129,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     try {
       // A task revoked while queued stays in the queue (see cancel.ts): it ends here, never started.
       const [revoked, resume] = await Promise.all([isRevoked(o.redis, keyOf(job)), checkpoints.read(jobKey)]);
-      if (revoked) throw new UnrecoverableError(REVOKED_REASON);
+      if (revoked) throw new Revoked();
       const result = await o.sandbox
         .run({
           name: job.name,
@@ -123,8 +150,8 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       if (why) throw controller.signal.reason;
       return result;
     } catch (err) {
-      if (why === 'timeout') throw new Error(`timed out after ${timeout} s`);
-      if (why === 'revoked') throw new UnrecoverableError(REVOKED_REASON);
+      if (why === 'timeout') throw new TimedOut(`timed out after ${timeout} s`);
+      if (why === 'revoked') throw new Revoked();
       if (why === 'shutdown') {
         // Not a failure: the task goes back to the queue, as if never started, and another worker runs it.
         await job.moveToWait(token);
@@ -145,7 +172,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     } catch (err) {
       if (final(job, err)) await settle(job, token);
       // A run that would be retried, of a task revoked meanwhile: it ends now rather than at its next start.
-      else if (!isStop(err) && (await isRevoked(o.redis, keyOf(job)))) throw new UnrecoverableError(REVOKED_REASON);
+      else if (!isStop(err) && (await isRevoked(o.redis, keyOf(job)))) throw new Revoked();
       throw err;
     }
     await settle(job, token);
