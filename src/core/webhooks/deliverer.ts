@@ -84,9 +84,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
 
 /**
- * The wait before the next attempt. Waiting as long again as the deliveries have been failing doubles the
- * wait each time (5 s, 10 s, 20 s, ... an hour at most), whatever an attempt's own duration; a receiver's
- * Retry-After (on 429 or 503) is waited out in full.
+ * The wait before the next attempt: as long as the deliveries have been failing, so the attempts come about
+ * 5 s, 10 s, 20 s, 40 s... after the first (exponential backoff, whatever each attempt's own duration),
+ * then an hour apart; a receiver's Retry-After (on 429 or 503) is waited out in full.
  */
 export function retryDelay(failingForMs: number, retryAfterMs?: number): number {
   const backoff = jitter(Math.min(MAX_DELAY_MS, Math.max(FIRST_DELAY_MS, failingForMs)));
