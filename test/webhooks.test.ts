@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStack, type LocalStack } from '../scripts/local-stack.js';
 import { freePort } from '../scripts/private-redis.js';
 import { TaskClient, verifyWebhook, WebhookVerificationError, type WebhookEvent } from '../src/client.js';
+import { Announcer } from '../src/core/webhooks/deliveries.js';
 import { basic, deletePrefix, eventually, HASHES, redisUrl, uniquePrefix, USERS, writeYaml } from './helpers.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -153,6 +154,26 @@ describe('webhooks', () => {
     }
     expect(receiver.received.get('/revoked-queued')).toHaveLength(1);
     expect(receiver.received.get('/revoked-running')).toHaveLength(1);
+  });
+
+  it('waits for the end of a task announced before its end was stored (its worker died between), then sends it once', async () => {
+    const url = `${receiver.base}/early`;
+    const { task_id } = await alice.submit('/sleep/2', undefined, { webhookUrl: url });
+    await eventually(async () => ((await alice.status(task_id)).task_status === 'STARTED' ? true : undefined));
+    // What a worker does as it ends a task, done while the task still runs.
+    const connection = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+    const announcer = new Announcer(connection, prefix);
+    try {
+      await announcer.announce(task_id, { input: { seconds: 2 }, owner: 'alice', webhook: url });
+    } finally {
+      await announcer.close();
+      connection.disconnect();
+    }
+    const event = verified((await receiver.deliveries('/early'))[0]);
+    expect(event).toMatchObject({ type: 'task.succeeded', data: { task_id, task_status: 'SUCCESS', task_result: 'slept 2 seconds' } });
+    await stack.workers[0].waitFor(new RegExp(`"task_id":"${task_id}"[^\\n]*"msg":"task done"`));
+    expect((await alice.webhooks(task_id)).attempts).toHaveLength(1);
+    expect(receiver.received.get('/early')).toHaveLength(1);
   });
 
   it('gives up at once on a 4xx other than 429, and on a redirect, which it does not follow', async () => {
