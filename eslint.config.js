@@ -17,6 +17,9 @@ const ROOMS = {
   config: ['../*/**', '!../process/**', '!../service/**', '!../auth/password-hash.js', '!../redis/url.js'],
   // The task store knows nothing of HTTP: a worker, a script or a test can use it without a server.
   tasks: ['../*/**', '!../process/**', '!../redis/**', '!../service/**', ...HTTP],
+  // Webhooks: the queue of deliveries, which workers fill and servers empty, over the task store; they make
+  // their own requests with node:http and serve none.
+  webhooks: ['../*/**', '!../process/**', '!../redis/**', '!../tasks/**', ...HTTP],
   // HTTP plumbing both the server and the worker's health port use (the error JSON among it).
   http: ['../*/**', '!../process/**', '!../redis/**'],
   auth: ['../*/**', '!../process/**', '!../redis/**', '!../http/**'],

@@ -1,5 +1,6 @@
 // A typed client for this server's HTTP API, for other services to import: Node's fetch, basic auth, no other state.
 // Self-contained (its one import is eventsource-parser), so another project can copy this file as it is.
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 
@@ -23,6 +24,36 @@ export interface TaskStatus {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+}
+
+/** What a task's Webhook-Url receives when the task ends: a POST with this JSON body. */
+export interface WebhookEvent {
+  type: 'task.succeeded' | 'task.failed' | 'task.revoked';
+  /** When the task ended (ISO 8601). */
+  timestamp: string;
+  /** The task's status, as GET /tasks/:id answered when the event was made. */
+  data: TaskStatus;
+}
+
+/** One attempt to deliver a task's webhook. */
+export interface WebhookAttempt {
+  at: string;
+  /** The receiver's HTTP status; null when none came. */
+  status_code: number | null;
+  /** Why no status came (timed out, connection refused, …); null otherwise. */
+  error: string | null;
+  /** When the next attempt is due; null once delivered or given up. */
+  next_retry_at: string | null;
+}
+
+/** GET /tasks/:id/webhooks. */
+export interface WebhookDeliveries {
+  task_id: string;
+  /** The submit's Webhook-Url; null when it had none. */
+  url: string | null;
+  /** `pending` until the first attempt, `retrying` while more are due, then `delivered` or `failed`. */
+  state: 'none' | 'pending' | 'retrying' | 'delivered' | 'failed';
+  attempts: WebhookAttempt[];
 }
 
 export interface ClientOptions {
@@ -86,11 +117,17 @@ export class TaskClient {
   /**
    * Queues a task on a service route: `input` undefined sends GET (input in the path), else POST with
    * `input` as the JSON body. With `idempotencyKey`, a retried submit returns the first task instead of
-   * queuing a second one.
+   * queuing a second one; with `webhookUrl`, that URL receives a signed POST when the task ends (check it
+   * with verifyWebhook()).
    */
-  async submit(path: string, input?: object, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Submitted> {
+  async submit(
+    path: string,
+    input?: object,
+    options: { idempotencyKey?: string; webhookUrl?: string; signal?: AbortSignal } = {},
+  ): Promise<Submitted> {
     const headers: Record<string, string> = {};
     if (options.idempotencyKey !== undefined) headers['Idempotency-Key'] = options.idempotencyKey;
+    if (options.webhookUrl !== undefined) headers['Webhook-Url'] = options.webhookUrl;
     if (input !== undefined) headers['Content-Type'] = 'application/json';
     const body = input === undefined ? undefined : JSON.stringify(input);
     const res = await this.request(input === undefined ? 'GET' : 'POST', path, { headers, body, signal: options.signal }, [202]);
@@ -119,6 +156,12 @@ export class TaskClient {
       const status = (await res.json()) as TaskStatus;
       if (FINAL.includes(status.task_status) || Date.now() >= deadline) return status;
     }
+  }
+
+  /** The attempts to deliver the task's webhook (GET /tasks/:id/webhooks); TaskApiError 404 as status(). */
+  async webhooks(id: string, options: { signal?: AbortSignal } = {}): Promise<WebhookDeliveries> {
+    const res = await this.request('GET', `/tasks/${encodeURIComponent(id)}/webhooks`, { signal: options.signal });
+    return (await res.json()) as WebhookDeliveries;
   }
 
   /** Cancels the task (DELETE /tasks/:id): its status; TaskApiError 404 (unknown) or 409 (already finished). */
@@ -159,4 +202,66 @@ export class TaskClient {
       }
     }
   }
+}
+
+/** A delivery whose signature or timestamp does not check out: answer it 400 (or 401) and ignore it. */
+export class WebhookVerificationError extends Error {
+  override name = 'WebhookVerificationError';
+}
+
+type HeaderBag = Headers | Record<string, string | string[] | undefined>;
+
+function header(headers: HeaderBag, name: string): string | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Checks a webhook delivery as the Standard Webhooks specification says, and returns its event: the
+ * `webhook-signature` must hold `v1,` + the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`
+ * under the server's `webhooks.secret` (compared in constant time), and `webhook-timestamp` must be within
+ * `toleranceSeconds` (default 300) of now, so a captured delivery cannot be replayed later. `body` is the
+ * request's raw body, as received: a body parsed and serialised again may differ by a byte. Throws
+ * WebhookVerificationError. The same event may come more than once (deliveries are at least once): its
+ * `webhook-id` is the same each time.
+ *
+ * @example
+ * createServer(async (req, res) => {
+ *   const chunks = [];
+ *   for await (const chunk of req) chunks.push(chunk);
+ *   try {
+ *     const event = verifyWebhook(process.env.WEBHOOK_SECRET!, req.headers, Buffer.concat(chunks));
+ *     console.log(event.type, event.data.task_id);
+ *     res.writeHead(204).end();
+ *   } catch {
+ *     res.writeHead(400).end();
+ *   }
+ * });
+ */
+export function verifyWebhook(
+  secret: string,
+  headers: HeaderBag,
+  body: string | Uint8Array,
+  { toleranceSeconds = 300, now = Date.now() }: { toleranceSeconds?: number; now?: number } = {},
+): WebhookEvent {
+  const id = header(headers, 'webhook-id');
+  const timestamp = header(headers, 'webhook-timestamp');
+  const signatures = header(headers, 'webhook-signature');
+  if (!id || !timestamp || !signatures) throw new WebhookVerificationError('missing webhook-id, webhook-timestamp or webhook-signature header');
+  if (!/^\d+$/.test(timestamp) || Math.abs(now / 1000 - Number(timestamp)) > toleranceSeconds) {
+    throw new WebhookVerificationError('webhook-timestamp is too old or too new');
+  }
+  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${text}`).digest();
+  // Several space-separated signatures may come (the sender's key being rotated): one must match.
+  const match = signatures.split(' ').some((entry) => {
+    const [version, value] = entry.split(',');
+    const given = Buffer.from(value ?? '', 'base64');
+    return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (!match) throw new WebhookVerificationError('no matching signature');
+  return JSON.parse(text) as WebhookEvent;
 }

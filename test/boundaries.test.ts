@@ -19,6 +19,8 @@ describe('the boundaries between the rooms of src/core', () => {
     ['the service process loads no BullMQ', 'src/core/worker/dispatch.ts', "import { Queue } from 'bullmq';\nexport const a = Queue;"],
     ['the service process loads not even its types through the worker', 'src/core/worker/sandbox-entry.ts', "import type { Sandbox } from './sandbox.js';\nexport type A = Sandbox;"],
     ['a service reaches no Redis', 'src/services/new.ts', "import { connect } from '../core/redis/connection.js';\nexport const a = connect;"],
+    ['webhooks serve no routes: they know nothing of the API', 'src/core/webhooks/new.ts', "import { tasksApi } from '../api/tasks.js';\nexport const a = tasksApi;"],
+    ['webhooks make their requests without Hono', 'src/core/webhooks/new.ts', "import { Hono } from 'hono';\nexport const a = Hono;"],
     ['nothing below imports upward', 'src/core/process/new.ts', "import { loadServerConfig } from '../config/load.js';\nexport const a = loadServerConfig;"],
   ])('%s', async (_, path, code) => {
     expect(await refusals(path, code)).toEqual(['no-restricted-imports']);
@@ -27,6 +29,7 @@ describe('the boundaries between the rooms of src/core', () => {
   it.each([
     ['the worker uses the shared error JSON', 'src/core/worker/new.ts', "import { errorJson } from '../http/errors.js';\nexport const a = errorJson;"],
     ['the service process runs the contract', 'src/core/worker/sandbox-entry.ts', "import { createRunner } from './dispatch.js';\nexport const a = createRunner;"],
+    ['the worker announces a task’s end for its webhook', 'src/core/worker/new.ts', "import { Announcer } from '../webhooks/deliveries.js';\nexport const a = Announcer;"],
     ['a service tests itself with runLocal', 'src/services/new.ts', "import { runLocal } from '../core/service/run-local.js';\nexport const a = runLocal;"],
   ])('allows: %s', async (_, path, code) => {
     expect(await refusals(path, code)).toEqual([]);

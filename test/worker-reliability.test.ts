@@ -3,11 +3,12 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Job } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { revoke } from '../src/core/tasks/cancel.js';
-import { revokeChannel } from '../src/core/redis/keys.js';
+import { revokeChannel, webhookQueuePrefix } from '../src/core/redis/keys.js';
+import { DELIVERY_QUEUE } from '../src/core/webhooks/deliveries.js';
 import { TaskQueues } from '../src/core/tasks/queue.js';
 import { type TaskStatus } from '../src/core/tasks/types.js';
 import { childrenOf } from '../bench/children.js';
@@ -135,9 +136,9 @@ describe('a worker killed mid-task', () => {
     expect((await job(id)).stalledCounter).toBe(1);
   }, 60_000);
 
-  it('fails a task that kills its worker every time, saying so, instead of leaving it STARTED', async () => {
-    const { startWorker, submit, status } = setup({ ...FAST_RECOVERY, max_stalled: 1 });
-    const id = await submit('crash', {});
+  it('fails a task that kills its worker every time, saying so, instead of leaving it STARTED, and announces it', async () => {
+    const { tasks, startWorker, status } = setup({ ...FAST_RECOVERY, max_stalled: 1 });
+    const id = await tasks.submit(services.find((s) => s.name === 'crash')!, {}, 'alice', undefined, 'https://hooks.example.com/crash');
     // Stands in for a supervisor: replaces each worker the task kills (which may be before it says it started).
     let worker = await startWorker({ wait: false });
     const final = await eventually(async () => {
@@ -147,6 +148,10 @@ describe('a worker killed mid-task', () => {
     }, 60_000, 250);
     expect(final.task_status).toBe('FAILURE');
     expect(final.error).toMatch(/worker died while running it/);
+    // No run of it ended, yet its end is queued for its webhook, by the worker that failed it.
+    const deliveries = new Queue(DELIVERY_QUEUE, { connection: redis, prefix: webhookQueuePrefix(tasks.prefix) });
+    const delivery = await eventually(async () => (await Job.fromId(deliveries, id)) ?? undefined).finally(() => deliveries.close());
+    expect(delivery.data).toMatchObject({ task_id: id, owner: 'alice', url: 'https://hooks.example.com/crash' });
   });
 });
 

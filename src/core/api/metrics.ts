@@ -1,7 +1,7 @@
 // Server metrics for Prometheus: HTTP requests by route pattern, and the queues as Redis sees them at scrape time.
 import { prometheus } from '@hono/prometheus';
 import type { Context, MiddlewareHandler } from 'hono';
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../process/logger.js';
 import { collectProcessMetrics } from '../process/metrics.js';
 import { oldestWaiting } from '../tasks/backlog.js';
@@ -49,6 +49,8 @@ export interface ServerMetrics {
   middleware: MiddlewareHandler;
   /** Answers GET /metrics in Prometheus' text format. */
   handler: (c: Context) => Promise<Response>;
+  /** Webhook delivery attempts this process made, by outcome (the deliverer counts them). */
+  webhookDeliveries: Counter<'outcome'>;
 }
 
 export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
@@ -115,8 +117,18 @@ export function serverMetrics(tasks: TaskQueues, log: Logger): ServerMetrics {
     },
   });
 
+  const webhookDeliveries = new Counter({
+    name: 'selfhost_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, retried (a retry is scheduled), failed (given up)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  // Each outcome from 0, so rates and alerts work before the first delivery.
+  for (const outcome of ['delivered', 'retried', 'failed']) webhookDeliveries.inc({ outcome }, 0);
+
   return {
     registry,
+    webhookDeliveries,
     middleware: registerMetrics,
     handler: async (c) => {
       current = undefined;

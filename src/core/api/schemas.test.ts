@@ -3,18 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testApp } from '../../../test/helpers.js';
 import type * as client from '../../client.js';
 import type { TaskStatus } from '../tasks/types.js';
+import type { WebhookEvent } from '../webhooks/deliverer.js';
 import * as api from './schemas.js';
+import type { WebhookDeliveries } from './webhooks.js';
 
 // The typed client (self-contained, so it declares its own types) answers with the server's shapes: this fails to compile when they drift.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 export const clientMatchesServer: Same<client.TaskStatus, TaskStatus> = true;
+export const clientWebhooksMatchServer: [Same<client.WebhookDeliveries, WebhookDeliveries>, Same<client.WebhookEvent, WebhookEvent>] = [true, true];
 
 let get: ReturnType<typeof testApp>['request'];
 let close: () => Promise<void>;
 let doc: { components: { parameters: Record<string, { name: string }> } };
 
 beforeAll(async () => {
-  ({ request: get, close } = testApp({ services: { sleep: { max_sleep_seconds: 77 } } }));
+  ({ request: get, close } = testApp({ services: { sleep: { max_sleep_seconds: 77 } }, webhooks: { secret: `whsec_${Buffer.alloc(32).toString('base64')}` } }));
   doc = await (await get('/openapi.json', null)).json();
 });
 
@@ -44,5 +47,13 @@ describe('the documented answers are the real ones', () => {
     const reused = await keyed('/sleep/2');
     expect(reused.status).toBe(422);
     expect(api.validationError.parse(await reused.json()).details?.[0].field).toBe(doc.components.parameters.IdempotencyKey.name);
+  });
+
+  it('the Webhook-Url header and GET /tasks/:id/webhooks answer as documented', async () => {
+    const hooked = (url: string) => get('/sleep/0', 'alice', { headers: { 'Webhook-Url': url } });
+    const { task_id } = api.enqueued.parse(await (await hooked('https://93.184.215.14/hook')).json());
+    expect(api.webhookDeliveries.parse(await (await get(`/tasks/${task_id}/webhooks`)).json())).toMatchObject({ state: 'pending', attempts: [] });
+    const refused = api.validationError.parse(await (await hooked('https://127.0.0.1/hook')).json());
+    expect(refused.details?.[0].field).toBe(doc.components.parameters.WebhookUrl.name);
   });
 });

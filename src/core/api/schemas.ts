@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import type { FieldError } from '../http/errors.js';
 import type { TaskState, TaskStatus } from '../tasks/types.js';
+import type { Attempt } from '../webhooks/attempts.js';
+import type { WebhookEvent } from '../webhooks/deliverer.js';
+import type { WebhookDeliveries } from './webhooks.js';
 
 export const message = z
   .object({
@@ -49,6 +52,34 @@ export const taskStatus = z
   })
   .describe('A task as its owner sees it');
 
+export const webhookAttempt = z
+  .object({
+    at: timestamp.describe('When the attempt was made'),
+    status_code: z.number().int().nullable().describe('The receiver’s HTTP status; null when none came'),
+    error: z.string().nullable().describe('Why no status came: timed out, connection refused, an address no webhook may reach...; null otherwise'),
+    next_retry_at: timestamp.nullable().describe('When the next attempt is due; null once delivered, or once the deliveries have stopped'),
+  })
+  .describe('One attempt to deliver a task’s webhook');
+
+export const webhookDeliveries = z
+  .object({
+    task_id: z.uuid({ version: 'v4' }),
+    url: z.string().nullable().describe('The submit’s Webhook-Url; null when it had none'),
+    state: z
+      .enum(['none', 'pending', 'retrying', 'delivered', 'failed'])
+      .describe('none: no Webhook-Url; pending: not attempted yet (the task has not ended); retrying: more attempts are due; delivered: a 2xx came; failed: given up'),
+    attempts: z.array(webhookAttempt).describe('Oldest first'),
+  })
+  .describe('The attempts to deliver a task’s webhook');
+
+export const webhookEvent = z
+  .object({
+    type: z.enum(['task.succeeded', 'task.failed', 'task.revoked']),
+    timestamp: timestamp.describe('When the task ended'),
+    data: taskStatus.describe('The task’s status, as GET /tasks/{id} answered its owner when the event was made'),
+  })
+  .describe('What a task’s Webhook-Url receives when the task ends');
+
 // The documented shapes must be the ones the code answers with: these fail to compile when either drifts.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
@@ -56,4 +87,7 @@ export type DocumentedShapesMatch = [
   Assert<Same<z.infer<typeof taskState>, TaskState>>,
   Assert<Same<z.infer<typeof taskStatus>, TaskStatus>>,
   Assert<Same<NonNullable<z.infer<typeof validationError>['details']>[number], FieldError>>,
+  Assert<Same<z.infer<typeof webhookDeliveries>, WebhookDeliveries>>,
+  Assert<Same<z.infer<typeof webhookAttempt>, Attempt>>,
+  Assert<Same<z.infer<typeof webhookEvent>, WebhookEvent>>,
 ];

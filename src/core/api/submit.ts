@@ -9,6 +9,7 @@ import type { ServiceRoute } from '../service/routes.js';
 import { inputSchema } from '../service/service.js';
 import type { TaskQueues } from '../tasks/queue.js';
 import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
+import { webhookUrl, type WebhookSettings } from './webhooks.js';
 
 export interface TaskRoute extends ServiceRoute {
   /** The service's input schema as configured (its limits may come from `services.<name>`). */
@@ -65,6 +66,7 @@ export function mountServiceRoutes(
   tasks: TaskQueues,
   options: Map<string, unknown>,
   routes: readonly ServiceRoute[],
+  webhooks: WebhookSettings,
 ): TaskRoute[] {
   return routes.map((route) => {
     const { method, path, service } = route;
@@ -81,8 +83,9 @@ export function mountServiceRoutes(
       const raw = method === 'POST' ? { ...(await jsonBody(c)), ...params(c) } : params(c);
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw validationError(parsed.error);
+      const webhook = await webhookUrl(c, webhooks);
       const user = c.get('user');
-      const id = key === undefined ? await tasks.submit(service, parsed.data, user) : await submitOnce(tasks, service, parsed.data, user, key);
+      const id = key === undefined ? await tasks.submit(service, parsed.data, user, undefined, webhook) : await submitOnce(tasks, service, parsed.data, user, key, webhook);
       c.set('logFields', { task_id: id, service: service.name, idempotent: key !== undefined });
       responseHeader(c, 'Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);

@@ -5,9 +5,10 @@ import { refuseCrossSite } from '../http/cross-site.js';
 import { errorJson } from '../http/errors.js';
 import { revoke } from '../tasks/cancel.js';
 import type { TaskQueues } from '../tasks/queue.js';
+import type { Announcer } from '../webhooks/deliveries.js';
 import { statusOrWait } from './wait.js';
 
-export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tasks: TaskQueues): void {
+export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tasks: TaskQueues, announcer: Announcer): void {
   app.get('/tasks/:id', auth, async (c) => {
     const status = await statusOrWait(c, tasks);
     if (!status) return errorJson(c, 404, 'no such task');
@@ -18,6 +19,9 @@ export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tas
     const outcome = await revoke(tasks, c.req.param('id'), c.get('user'));
     if (outcome === 'missing') return errorJson(c, 404, 'no such task');
     if (outcome === 'finished') return errorJson(c, 409, 'the task has already finished');
+    // The task has ended REVOKED: its webhook goes now, not when a worker gets to it. Should this fail, that
+    // worker announces it then (the same delivery: a second announcement adds nothing).
+    await announcer.announceStored(tasks, outcome.task_id).catch((err: Error) => c.get('log').warn({ task_id: outcome.task_id, err: err.message }, 'the revoke could not be announced now'));
     return c.json(outcome);
   });
 }

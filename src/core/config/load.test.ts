@@ -89,6 +89,23 @@ describe('server config', () => {
     for (const key of ['ipv6_prefix', 'hash_threads', 'hash_queue', 'max_failures_total']) expect(message).toContain(`${bounds}: auth.${key}: Too small`);
   });
 
+  it('takes a webhooks.secret only as whsec_ and a key of 24 bytes or more in base64, naming the key', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const good = writeYaml({ httpauth: { alice: hash }, webhooks: { secret } });
+    expect(loadServerConfig({ CONFIG_FILENAME: good }).config.webhooks).toEqual({ secret, allow_private_networks: false, concurrency: 10, timeout: 10 });
+    for (const [bad, reason] of [
+      [Buffer.alloc(32, 7).toString('base64'), 'must be "whsec_" followed by a key in base64'],
+      ['whsec_not base64!', 'must be "whsec_" followed by a key in base64'],
+      [`whsec_${Buffer.alloc(16, 7).toString('base64')}`, 'the key is shorter than 24 bytes'],
+    ]) {
+      const file = writeYaml({ httpauth: { alice: hash }, webhooks: { secret: bad } });
+      expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: webhooks.secret: ${reason}`);
+    }
+    const bounds = writeYaml({ httpauth: { alice: hash }, webhooks: { concurrency: 0, timeout: 0, allow_private_networks: 'yes' } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: bounds }));
+    for (const key of ['concurrency', 'timeout', 'allow_private_networks']) expect(message).toContain(`${bounds}: webhooks.${key}:`);
+  });
+
   it('refuses hashes the server cannot verify and user names with a colon, naming the user', () => {
     const digest = hash.slice(7);
     const file = writeYaml({ httpauth: { x: `$2x$10$${digest}`, low: `$2b$03$${digest}`, short: `$2$10$${digest}`, 'ops:admin': hash } });

@@ -59,6 +59,20 @@ const common = {
   services: z.record(z.string(), z.unknown()).default({}),
 };
 
+/** Bytes a webhook secret's key must have at least, as the Standard Webhooks specification recommends (24 to 64). */
+const WEBHOOK_KEY_BYTES = 24;
+
+/** `whsec_` and the key in base64: the form every Standard Webhooks library takes a secret in. */
+const webhookSecret = z.string().superRefine((secret, ctx) => {
+  const base64 = secret.slice('whsec_'.length);
+  const make = 'make one with: echo "whsec_$(openssl rand -base64 32)"';
+  if (!secret.startsWith('whsec_') || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) {
+    ctx.addIssue({ code: 'custom', message: `must be "whsec_" followed by a key in base64; ${make}` });
+  } else if (Buffer.from(base64, 'base64').length < WEBHOOK_KEY_BYTES) {
+    ctx.addIssue({ code: 'custom', message: `the key is shorter than ${WEBHOOK_KEY_BYTES} bytes; ${make}` });
+  }
+});
+
 type RedisKeys = { redis_url: string; redis_tls?: { cert_file?: string; key_file?: string }; queue_prefix: string };
 
 /** What the Redis keys must agree on: TLS files only for a TLS URL, and a hash-tagged prefix on a cluster. */
@@ -134,6 +148,19 @@ export const serverConfigSchema = z.strictObject({
   events_keepalive: seconds(0.1, HOUR).default(15),
   /** Seconds SIGTERM waits for requests in flight; below Kubernetes' default grace period of 30 s. */
   shutdown_grace: seconds(0, HOUR, { above: true }).default(10),
+  /** Webhooks: a submit's Webhook-Url header is told of its task's end (docs/api.md#webhooks). */
+  webhooks: z
+    .strictObject({
+      /** Signs every delivery; without it a submit with a Webhook-Url header is refused. */
+      secret: webhookSecret.optional(),
+      /** Allows http and loopback, private, link-local and metadata addresses: development and in-cluster receivers. */
+      allow_private_networks: z.boolean().default(false),
+      /** Deliveries each server makes at once. */
+      concurrency: z.number().int().min(1).max(1000).default(10),
+      /** Seconds a delivery attempt may take, connecting included. */
+      timeout: seconds(0.1, 300).default(10),
+    })
+    .prefault({}),
   /** The job dashboard at /admin/queues: off until users are listed; each must be in httpauth. */
   dashboard: z
     .strictObject({

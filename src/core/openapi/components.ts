@@ -19,6 +19,8 @@ const bodies = {
   ValidationError: api.validationError,
   Enqueued: api.enqueued,
   TaskStatus: api.taskStatus,
+  WebhookDeliveries: api.webhookDeliveries,
+  WebhookEvent: api.webhookEvent,
 };
 
 export const schemas = (): Record<string, Json> => ({
@@ -81,6 +83,14 @@ export const parameters = {
     required: false,
     description: 'The same user sending the same key within result_ttl gets the first task’s id back, and no second task is queued',
     schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x20-\\x7e]+$' },
+  },
+  WebhookUrl: {
+    name: 'Webhook-Url',
+    in: 'header' as const,
+    required: false,
+    description:
+      'Where to POST the task’s end (the webhook taskEnded), signed with the server’s webhooks.secret: an https URL whose host has only public addresses, unless the server allows private networks. Refused with 400 when the server has no webhooks.secret',
+    schema: { type: 'string', format: 'uri', maxLength: 2048 },
   },
 };
 

@@ -57,7 +57,10 @@ describe('/openapi.json', () => {
       const names = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]);
       const parameters = operation.parameters.map(deref);
       expect(parameters.filter((p: any) => p.in === 'path').map((p: any) => [p.name, p.in, p.required])).toEqual(names.map((n) => [n, 'path', true]));
-      expect(parameters.filter((p: any) => p.in !== 'path').map((p: any) => [p.name, p.in, p.required])).toEqual([['Idempotency-Key', 'header', false]]);
+      expect(parameters.filter((p: any) => p.in !== 'path').map((p: any) => [p.name, p.in, p.required])).toEqual([
+        ['Idempotency-Key', 'header', false],
+        ['Webhook-Url', 'header', false],
+      ]);
       const bodyAnswers = route.method === 'POST' ? ['413', '415'] : [];
       expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', '403', ...bodyAnswers, '422', '429', '503']);
       expect(deref(operation.responses[429]).headers['Retry-After']).toBeDefined();
@@ -86,6 +89,22 @@ describe('/openapi.json', () => {
       Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`)),
     );
     expect([...documented].sort()).toEqual([...served].sort());
+  });
+
+  it('describes the webhook a Webhook-Url receives, and the attempts to deliver it', () => {
+    const { post } = doc.webhooks.taskEnded;
+    expect(post.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual([
+      ['webhook-id', 'header', true],
+      ['webhook-timestamp', 'header', true],
+      ['webhook-signature', 'header', true],
+    ]);
+    const event = deref(post.requestBody.content['application/json'].schema);
+    expect(event.properties.type.enum).toEqual(['task.succeeded', 'task.failed', 'task.revoked']);
+    expect(event.required).toEqual(['type', 'timestamp', 'data']);
+    const attempts = doc.paths['/tasks/{id}/webhooks'].get;
+    expect(attempts.security).toEqual([{ basicAuth: [] }]);
+    const answer = deref(attempts.responses[200].content['application/json'].schema);
+    expect(deref(answer.properties.attempts.items).required).toEqual(['at', 'status_code', 'error', 'next_retry_at']);
   });
 
   it('names the Celery states and the basic-auth scheme', () => {
@@ -119,6 +138,7 @@ describe('buildOpenApi', () => {
     expect(post.parameters).toEqual([
       { name: 'id', in: 'path', required: true, description: 'Which drawing', schema: { type: 'string' } },
       { $ref: '#/components/parameters/IdempotencyKey' },
+      { $ref: '#/components/parameters/WebhookUrl' },
     ]);
     const body = post.requestBody.content['application/json'].schema;
     expect(Object.keys(body.properties)).toEqual(['from', 'to', 'tree']);

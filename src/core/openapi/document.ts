@@ -16,6 +16,34 @@ const TAGS = [
   { name: 'meta', description: 'This server and its docs' },
 ];
 
+/** What a Webhook-Url receives: OpenAPI 3.1's webhooks, requests this server makes rather than answers. */
+const WEBHOOKS = {
+  taskEnded: {
+    post: {
+      operationId: 'taskEnded',
+      summary: 'A task submitted with a Webhook-Url ended: SUCCESS, FAILURE or REVOKED',
+      description: [
+        'Signed per Standard Webhooks (standardwebhooks.com): webhook-signature is `v1,` and the base64',
+        'HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` under the key of webhooks.secret',
+        '(`whsec_` + base64). Delivered at least once: a retry carries the same webhook-id and body.',
+        'Timeouts, connection errors, 429 and 5xx are retried for a day; other answers end the delivery.',
+      ].join(' '),
+      parameters: [
+        { name: 'webhook-id', in: 'header', required: true, description: 'The event’s id, the same on every retry', schema: { type: 'string' } },
+        { name: 'webhook-timestamp', in: 'header', required: true, description: 'When this attempt was signed, in Unix seconds', schema: { type: 'string', pattern: '^[0-9]+$' } },
+        { name: 'webhook-signature', in: 'header', required: true, description: '`v1,` and the base64 signature', schema: { type: 'string' } },
+      ],
+      requestBody: { required: true, content: json('WebhookEvent') },
+      responses: {
+        '2XX': { description: 'Received: no further attempt' },
+        '429': { description: 'Try again later (after Retry-After, if given)' },
+        '5XX': { description: 'Try again later (after Retry-After, if given)' },
+        default: { description: 'Any other answer, a redirect among them, ends the delivery' },
+      },
+    },
+  },
+};
+
 const DESCRIPTION = [
   'Submit a task to a service, then read its status with the task id.',
   'Every error is JSON `{msg, status[, details]}`. A known path called with a method it lacks answers 405',
@@ -84,6 +112,7 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
         return { name, in: 'path', required: true, ...(description ? { description } : {}), schema };
       }),
       ref('parameters', 'IdempotencyKey'),
+      ref('parameters', 'WebhookUrl'),
     ],
     responses: {
       202: ref('responses', 'Accepted'),
@@ -148,6 +177,7 @@ export function buildOpenApi(info: OpenApiInfo, serviceRoutes: readonly TaskRout
     info: { title: info.title, version: info.version, description: DESCRIPTION },
     tags: TAGS.filter((tag) => used.has(tag.name)),
     paths,
+    webhooks: WEBHOOKS,
     components: {
       schemas: all,
       responses,

@@ -1,5 +1,5 @@
-// The names of what the template keeps in Redis beside BullMQ's own: its keys, its channel, and the two
-// fields it adds to a BullMQ job's hash, in one place.
+// The names of what the template keeps in Redis beside BullMQ's own: its keys, its channel, its webhook
+// queue, and the fields it adds to a BullMQ job's hash, in one place.
 //
 // BullMQ names a queue's keys `<prefix>:<queue>:...` and refuses an empty queue name or one with a ':'.
 // The template's keys start `<prefix>::`, an empty queue segment, so no queue can reach them whatever
@@ -19,6 +19,18 @@ export const loginFailuresKey = (prefix: string, by: 'address' | 'user' | 'total
   `${own(prefix, 'auth-failures')}:${by}${who === undefined ? '' : `:${who}`}`;
 
 /**
+ * The attempts to deliver a task's webhook (webhooks/attempts.ts), a list of JSON entries that expires
+ * with the task's status.
+ */
+export const webhookAttemptsKey = (prefix: string, taskId: string) => `${own(prefix, 'webhook-attempts')}:${taskId}`;
+
+/**
+ * The prefix of the webhook delivery queue: BullMQ names its keys `<prefix>::webhooks:…` with it, under
+ * the template's own keys, so no service queue, whatever its name, can be that queue.
+ */
+export const webhookQueuePrefix = (prefix: string) => `${prefix}:`;
+
+/**
  * Fields of a job's hash (`<prefix>:<queue>:<task id>`), which live and expire with the job; BullMQ
  * reads only its own fields and leaves these alone (tasks/cancel.ts says what they hold).
  */
@@ -29,6 +41,8 @@ export const JOB_FIELDS = {
   finishing: 'selfhost:finishing',
   /** The state a service last saved with ctx.checkpoint(), handed to the task's next run (tasks/checkpoint.ts). */
   checkpoint: 'selfhost:checkpoint',
+  /** The delivery that took on the task's webhook: a second delivery job for the task sends nothing. */
+  webhook: 'selfhost:webhook',
 } as const;
 
 /** The key of a job's lock, which BullMQ's worker holds while it runs the job. */

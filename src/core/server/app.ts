@@ -12,13 +12,15 @@ import { errorJson, notFound, onError } from '../http/errors.js';
 import { health } from '../api/health.js';
 import { bodiless, responseHeaders } from '../http/node-headers.js';
 import type { Logger } from '../process/logger.js';
-import { serverMetrics } from '../api/metrics.js';
+import { serverMetrics, type ServerMetrics } from '../api/metrics.js';
 import type { TaskQueues } from '../tasks/queue.js';
 import { requestLog } from '../http/request-log.js';
 import { mountServiceRoutes } from '../api/submit.js';
 import type { ServiceRoute } from '../service/routes.js';
 import { taskStream } from '../api/stream.js';
 import { tasksApi } from '../api/tasks.js';
+import { webhooksApi } from '../api/webhooks.js';
+import type { Announcer } from '../webhooks/deliveries.js';
 
 export interface AppParts {
   config: ServerConfig;
@@ -30,11 +32,14 @@ export interface AppParts {
   routes: readonly ServiceRoute[];
   /** The threads that check passwords; the caller closes them. */
   checks: HashPool;
+  /** Queues the webhook of a task a cancel ends. */
+  announcer: Announcer;
+  /** The /metrics registry and the counters others update; made here when not given. */
+  metrics?: ServerMetrics;
 }
 
-export function createApp({ config, log, tasks, serviceOptions, routes, checks }: AppParts): Hono<AppEnv> {
+export function createApp({ config, log, tasks, serviceOptions, routes, checks, announcer, metrics = serverMetrics(tasks, log) }: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const metrics = serverMetrics(tasks, log);
   app.use(metrics.middleware);
   // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
   // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.
@@ -60,9 +65,10 @@ export function createApp({ config, log, tasks, serviceOptions, routes, checks }
   health(app, tasks);
 
   app.get('/metrics', config.metrics_auth ? auth : (_c, next) => next(), metrics.handler);
-  tasksApi(app, auth, tasks);
+  tasksApi(app, auth, tasks, announcer);
+  webhooksApi(app, auth, tasks);
   taskStream(app, auth, tasks, config.events_keepalive);
-  apiDocs(app, mountServiceRoutes(app, auth, tasks, serviceOptions, routes));
+  apiDocs(app, mountServiceRoutes(app, auth, tasks, serviceOptions, routes, config.webhooks));
   dashboard(app, auth, tasks.queues, config.dashboard);
   return app;
 }

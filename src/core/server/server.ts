@@ -16,6 +16,9 @@ import { connect, FAIL_FAST, firstContact, watchRedis } from '../redis/connectio
 import type { RedisTarget } from '../redis/url.js';
 import { servicesOf, type ServiceRoute } from '../service/routes.js';
 import { TaskQueues } from '../tasks/queue.js';
+import { serverMetrics } from '../api/metrics.js';
+import { startDeliverer, type Deliverer } from '../webhooks/deliverer.js';
+import { Announcer } from '../webhooks/deliveries.js';
 import { createApp } from './app.js';
 
 export interface ServerParts {
@@ -36,7 +39,12 @@ export interface BuiltServer {
   tasks: TaskQueues;
   /** Validated options per service name. */
   serviceOptions: Map<string, unknown>;
-  /** Stops the password check threads, closes the queues, then the Redis connection if it is the server's own. */
+  /**
+   * Starts delivering webhooks in this process, when `webhooks.secret` is set: every server does, so
+   * deliveries go on while any server runs. Stopped by close().
+   */
+  startDeliveries(): void;
+  /** Stops the deliveries and the password check threads, closes the queues, then the Redis connection if it is the server's own. */
   close(): Promise<void>;
 }
 
@@ -53,12 +61,25 @@ export function buildServer({ config, log, routes, file = 'config', redis, targe
   const tasks = new TaskQueues({ connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services, durability });
   // Threads start with the first password check, not here.
   const checks = new HashPool({ threads: config.auth.hash_threads, queue: config.auth.hash_queue });
-  const app = createApp({ config, log, tasks, serviceOptions, routes, checks });
+  const announcer = new Announcer(connection, config.queue_prefix);
+  const metrics = serverMetrics(tasks, log);
+  const app = createApp({ config, log, tasks, serviceOptions, routes, checks, announcer, metrics });
+  let deliverer: Deliverer | undefined;
   return {
     app,
     tasks,
     serviceOptions,
+    startDeliveries() {
+      const { secret, allow_private_networks, concurrency, timeout } = config.webhooks;
+      if (!secret || deliverer) return;
+      deliverer = startDeliverer({
+        tasks, secret, allowPrivateNetworks: allow_private_networks, concurrency, timeoutMs: timeout * 1000, log,
+        onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+      });
+    },
     async close() {
+      await deliverer?.close();
+      await announcer.close();
       await checks.close();
       await tasks.close();
       // quit() fails when Redis is down; there is nothing left to flush then.
@@ -75,6 +96,7 @@ export async function runServer(routes: readonly ServiceRoute[]): Promise<void> 
   const built = buildServer({ config, log, routes, file, target: redis });
   // A certificate Redis or this process refuses stops the server now (main() exits 1): no retry would fix it.
   await firstContact(built.tasks.connection, file);
+  built.startDeliveries();
 
   const server = serve({ fetch: built.app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info({ config: file, port: info.port }, `listening on http://${config.host}:${info.port}`);

@@ -58,10 +58,11 @@ export class TaskQueues {
    * Adds a task whose input the caller has already validated; returns its id (`id` when given). With
    * `durability`, it returns only once enough replicas hold the task, and otherwise removes the task (if
    * no worker has taken it yet) and throws NotDurableError: the client, answered 503, never got its id.
+   * `webhook` is the URL its end is announced to, checked by the caller.
    */
-  async submit(service: Service, input: unknown, owner: string, id: string = randomUUID()): Promise<string> {
+  async submit(service: Service, input: unknown, owner: string, id: string = randomUUID(), webhook?: string): Promise<string> {
     const queue = this.queues.get(queueOf(service))!;
-    const data: TaskData = { input, owner };
+    const data: TaskData = { input, owner, ...(webhook !== undefined && { webhook }) };
     const job = await queue.add(service.name, data, {
       jobId: id,
       removeOnComplete: { age: this.resultTtl },

@@ -20,6 +20,8 @@ export interface TaskStatus {
 export interface TaskData {
   input: unknown;
   owner: string;
+  /** Where the task's end is announced (the submit's Webhook-Url header), if anywhere. */
+  webhook?: string;
 }
 
 /** Task ids are random UUIDv4s: unguessable, and never BullMQ's counter. */

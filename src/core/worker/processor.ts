@@ -24,6 +24,11 @@ export interface TaskProcessorOptions {
   log: Logger;
   /** Told when a task starts (true) and ends, however it ends (false): the pod's deletion cost. */
   onBusy?(busy: boolean): void;
+  /**
+   * Called once a task's end is decided (a result, a failure that will not be retried, a revoke), before
+   * BullMQ stores it: what it queues then survives this process dying before the end is stored.
+   */
+  onEnd?(job: Job<TaskData>): Promise<void>;
 }
 
 
@@ -179,8 +184,30 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     return result;
   };
 
+  const ended = async (job: Job<TaskData>) => {
+    try {
+      await o.onEnd?.(job);
+    } catch (err) {
+      o.log.error({ task_id: job.id, err: (err as Error).message }, "the task's end could not be announced");
+    }
+  };
+
+  /** The processor, telling onEnd of each end: after a result, or a failure BullMQ will store as final. */
+  const announcing = async (job: Job<TaskData>, token?: string) => {
+    try {
+      const result = await processor(job, token);
+      await ended(job);
+      return result;
+    } catch (err) {
+      // Unrecoverable (revoked among them), or its last attempt; not a run handed back to the queue.
+      const { name } = (err ?? {}) as Error;
+      if (name === 'UnrecoverableError' || (name !== 'WaitingError' && job.attemptsMade + 1 >= (job.opts.attempts ?? 1))) await ended(job);
+      throw err;
+    }
+  };
+
   return {
-    processor,
+    processor: announcing,
     revoke: (id) => {
       if (current?.id === id) current.stop('revoked', 'revoked');
     },

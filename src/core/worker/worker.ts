@@ -15,6 +15,7 @@ import { onShutdown } from '../process/shutdown.js';
 import { taskProcessor } from './processor.js';
 import { deletionCost, podApiFromEnvironment } from './deletion-cost.js';
 import { watchIdle } from './watchdog.js';
+import { Announcer } from '../webhooks/deliveries.js';
 
 /** Seconds a stopping worker allows itself, after the grace and the kill, to hand its task back and close. */
 export const SHUTDOWN_MARGIN = 5;
@@ -40,10 +41,13 @@ export async function runWorker(routes: URL): Promise<void> {
   // In a Kubernetes pod with the manifests' service account: idle pods go first on a scale-in.
   const podApi = podApiFromEnvironment(process.env);
   const cost = podApi && deletionCost(podApi, log);
+  // A task's end is announced before it is stored, so its webhook is delivered even if this process dies between.
+  const announcer = new Announcer(connection, config.queue_prefix);
   const tasks = taskProcessor({
     services: mine, sandbox, redis: connection,
     defaultTimeout: config.default_timeout, killAfter: config.kill_after, progressRate: config.max_progress_rate, log,
     onBusy: cost?.set,
+    onEnd: (job) => announcer.announce(job.id!, job.data),
   });
   const worker = new Worker(config.queue, tasks.processor, {
     connection,
@@ -61,7 +65,11 @@ export async function runWorker(routes: URL): Promise<void> {
     // Started below, once the service process is up.
     autorun: false,
   });
-  worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
+  worker.on('failed', (job, err) => {
+    log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed');
+    // Failed without a run, its worker having died too often (max_stalled): its end is announced here.
+    if (job?.deferredFailure) announcer.announce(job.id!, job.data).catch((e: Error) => log.error({ task_id: job.id, err: e.message }, "the task's end could not be announced"));
+  });
   worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
   // BullMQ retries through a Redis outage by itself; watchRedis logs it once rather than per attempt.
   worker.on('error', (err) => {
@@ -95,6 +103,7 @@ export async function runWorker(routes: URL): Promise<void> {
     clearTimeout(grace);
     sandbox.kill();
     await stopWatching();
+    await announcer.close();
     await health?.close();
     await connection.quit();
   });
