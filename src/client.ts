@@ -71,6 +71,25 @@ export interface Submitted {
   location: string;
 }
 
+/** GET /tasks: a page of the caller's tasks, newest first. */
+export interface TaskPage {
+  tasks: TaskStatus[];
+  /** Pass it as `cursor` for the next page; `null` when there is none. */
+  next_cursor: string | null;
+}
+
+export interface ListOptions {
+  /** Only tasks in this state, or in one of these. */
+  status?: TaskState | readonly TaskState[];
+  /** Only tasks of this service (its name, e.g. `sleep`). */
+  service?: string;
+  /** Tasks per page, 1 to 500 (the server's default: 50). */
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+  signal?: AbortSignal;
+}
+
 /** The server's JSON error, `{msg, status[, details]}`, with the HTTP status. */
 export class TaskApiError extends Error {
   override name = 'TaskApiError';
@@ -80,6 +99,22 @@ export class TaskApiError extends Error {
   ) {
     super(`HTTP ${status}: ${body.msg ?? 'request failed'}`);
   }
+}
+
+/**
+ * 429: a submit past the user's quota of unfinished tasks (`body.limit`, `body.unfinished`; nothing was
+ * queued), or too many failed logins. Try again after `retryAfter` seconds.
+ */
+export class TooManyRequestsError extends TaskApiError {
+  override name = 'TooManyRequestsError';
+  constructor(
+    body: TaskApiError['body'] & { limit?: number; unfinished?: number },
+    /** Seconds to wait, from the Retry-After header. */
+    readonly retryAfter: number,
+  ) {
+    super(429, body);
+  }
+  declare readonly body: TaskApiError['body'] & { limit?: number; unfinished?: number };
 }
 
 const FINAL: readonly TaskState[] = ['SUCCESS', 'FAILURE', 'REVOKED'];
@@ -111,6 +146,7 @@ export class TaskClient {
     } catch {
       body = { msg: text.slice(0, 200) || res.statusText };
     }
+    if (res.status === 429) throw new TooManyRequestsError(body, Number(res.headers.get('Retry-After')) || 1);
     throw new TaskApiError(res.status, body);
   }
 
@@ -168,6 +204,32 @@ export class TaskClient {
   async cancel(id: string, options: { signal?: AbortSignal } = {}): Promise<TaskStatus> {
     const res = await this.request('DELETE', `/tasks/${encodeURIComponent(id)}`, { signal: options.signal }, [200, 202]);
     return (await res.json()) as TaskStatus;
+  }
+
+  /**
+   * A page of the caller's own tasks, newest first (GET /tasks). With a status filter a page may hold
+   * fewer than `limit` tasks, none even, and still have a `next_cursor`: the server examines a bounded
+   * number of tasks per page.
+   */
+  async list(options: ListOptions = {}): Promise<TaskPage> {
+    const query = new URLSearchParams();
+    if (options.status !== undefined) query.set('status', typeof options.status === 'string' ? options.status : options.status.join(','));
+    if (options.service !== undefined) query.set('service', options.service);
+    if (options.limit !== undefined) query.set('limit', String(options.limit));
+    if (options.cursor !== undefined) query.set('cursor', options.cursor);
+    const text = query.toString();
+    const res = await this.request('GET', `/tasks${text ? `?${text}` : ''}`, { signal: options.signal });
+    return (await res.json()) as TaskPage;
+  }
+
+  /** Every task list() finds, newest first, page after page (`cursor` says where to start). */
+  async *listAll(options: ListOptions = {}): AsyncGenerator<TaskStatus, void, undefined> {
+    let cursor = options.cursor;
+    do {
+      const page = await this.list({ ...options, cursor });
+      yield* page.tasks;
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
   }
 
   /**

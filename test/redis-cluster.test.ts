@@ -83,6 +83,26 @@ describe('on Redis Cluster', () => {
     for (const key of [`${prefixes[0]}:tasks:wait`, 'no-tag']) expect(await ask(cluster.nodes[0].url, (r) => r.cluster('KEYSLOT', key))).toBe(keySlot(key));
   });
 
+  it('lists a user’s tasks and holds them to a quota, every key the scripts touch in the prefix’s slot', async () => {
+    // A second server on the first deployment's keys, with a quota; the tasks alice queued before it count for nothing.
+    const replica = testApp({ queue_prefix: prefixes[0], quotas: { max_unfinished_per_user: 1 } }, { connection: connect(cluster.url) });
+    try {
+      const first = (await (await replica.request('/sleep/30')).json()).task_id;
+      expect(await (await replica.request('/sleep/30')).json()).toMatchObject({ status: 429, limit: 1, unfinished: 1 });
+      // Cancelled, it no longer counts: the next submit finds it so in the job's hash.
+      expect((await replica.request(`/tasks/${first}`, 'alice', { method: 'DELETE' })).status).toBe(200);
+      const second = (await (await replica.request('/sleep/30')).json()).task_id;
+      expect((await replica.request(`/tasks/${second}`, 'alice', { method: 'DELETE' })).status).toBe(200);
+      const page = await clientOf().list({ limit: 2 });
+      expect(page.tasks.map((t) => t.task_id)).toEqual([second, first]);
+      const rest = await clientOf().list({ limit: 100, cursor: page.next_cursor! });
+      expect(rest.tasks.length).toBeGreaterThan(3);
+      expect((await clientOf('bob').list()).tasks).toEqual([]);
+    } finally {
+      await replica.close();
+    }
+  });
+
   // Last: the failures block this test's address for every user.
   it('limits failed logins', async () => {
     const attempt = () => fetch(`${stack.base}/tasks/00000000-0000-4000-8000-000000000000`, { headers: { Authorization: basic('bob', 'wrong') } });

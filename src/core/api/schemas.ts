@@ -1,6 +1,7 @@
 // The JSON bodies the API answers with, as zod schemas: the OpenAPI document is generated from these.
 import { z } from 'zod';
 import type { FieldError } from '../http/errors.js';
+import type { Page } from '../tasks/listing.js';
 import type { TaskState, TaskStatus } from '../tasks/types.js';
 import type { Attempt } from '../webhooks/attempts.js';
 import type { WebhookEvent } from '../webhooks/deliverer.js';
@@ -80,12 +81,27 @@ export const webhookEvent = z
   })
   .describe('What a task’s Webhook-Url receives when the task ends');
 
+export const taskPage = z
+  .object({
+    tasks: z.array(taskStatus).describe('Newest first; fewer than `limit` with a status filter, none even, while next_cursor is not null'),
+    next_cursor: z.string().nullable().describe('Pass it as `cursor` for the next page; null when there is none'),
+  })
+  .describe('A page of the caller’s own tasks');
+
+export const quotaExceeded = message
+  .extend({
+    limit: z.number().int().min(0).describe('The most tasks this user may have PENDING or STARTED at once'),
+    unfinished: z.number().int().min(0).describe('Those the user has now'),
+  })
+  .describe('The user has as many unfinished tasks as their quota allows; nothing was queued');
+
 // The documented shapes must be the ones the code answers with: these fail to compile when either drifts.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Assert<T extends true> = T;
 export type DocumentedShapesMatch = [
   Assert<Same<z.infer<typeof taskState>, TaskState>>,
   Assert<Same<z.infer<typeof taskStatus>, TaskStatus>>,
+  Assert<Same<z.infer<typeof taskPage>, Page>>,
   Assert<Same<NonNullable<z.infer<typeof validationError>['details']>[number], FieldError>>,
   Assert<Same<z.infer<typeof webhookDeliveries>, WebhookDeliveries>>,
   Assert<Same<z.infer<typeof webhookAttempt>, Attempt>>,

@@ -7,6 +7,7 @@ import { ApiError, validationError } from '../http/errors.js';
 import { requestHeader, responseHeader } from '../http/node-headers.js';
 import type { ServiceRoute } from '../service/routes.js';
 import { inputSchema } from '../service/service.js';
+import { QuotaExceededError } from '../tasks/owner-index.js';
 import type { TaskQueues } from '../tasks/queue.js';
 import { IDEMPOTENCY_HEADER, idempotencyKey, submitOnce } from './idempotency.js';
 import { webhookUrl, type WebhookSettings } from './webhooks.js';
@@ -59,6 +60,13 @@ function pathConverters(schema: z.ZodType): Map<string, Convert> {
   return converters;
 }
 
+/** 429: the user has as many unfinished tasks as their quota allows; nothing was queued. */
+function quotaExceeded(c: Context, { limit, unfinished, retryAfter }: QuotaExceededError) {
+  responseHeader(c, 'Retry-After', String(retryAfter));
+  const msg = `too many unfinished tasks: at most ${limit} may be PENDING or STARTED at once`;
+  return c.json({ msg, status: 429, limit, unfinished }, 429);
+}
+
 /** Mounts `routes` behind `auth`; returns them with their configured input schemas, for the API docs. */
 export function mountServiceRoutes(
   app: Hono<AppEnv>,
@@ -85,7 +93,13 @@ export function mountServiceRoutes(
       if (!parsed.success) throw validationError(parsed.error);
       const webhook = await webhookUrl(c, webhooks);
       const user = c.get('user');
-      const id = key === undefined ? await tasks.submit(service, parsed.data, user, undefined, webhook) : await submitOnce(tasks, service, parsed.data, user, key, webhook);
+      let id: string;
+      try {
+        id = key === undefined ? await tasks.submit(service, parsed.data, user, undefined, webhook) : await submitOnce(tasks, service, parsed.data, user, key, webhook);
+      } catch (err) {
+        if (err instanceof QuotaExceededError) return quotaExceeded(c, err);
+        throw err;
+      }
       c.set('logFields', { task_id: id, service: service.name, idempotent: key !== undefined });
       responseHeader(c, 'Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);

@@ -1,4 +1,4 @@
-// The routes under /tasks: what a client does with a token once it has one.
+// The routes under /tasks: the caller's tasks, and what a client does with a token once it has one.
 import type { Hono, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../http/app-env.js';
 import { refuseCrossSite } from '../http/cross-site.js';
@@ -6,9 +6,12 @@ import { errorJson } from '../http/errors.js';
 import { revoke } from '../tasks/cancel.js';
 import type { TaskQueues } from '../tasks/queue.js';
 import type { Announcer } from '../webhooks/deliveries.js';
+import { listing } from './listing.js';
 import { statusOrWait } from './wait.js';
 
 export function tasksApi(app: Hono<AppEnv>, auth: MiddlewareHandler<AppEnv>, tasks: TaskQueues, announcer: Announcer): void {
+  app.get('/tasks', auth, listing(tasks));
+
   app.get('/tasks/:id', auth, async (c) => {
     const status = await statusOrWait(c, tasks);
     if (!status) return errorJson(c, 404, 'no such task');

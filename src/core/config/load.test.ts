@@ -242,6 +242,21 @@ describe('Redis keys', () => {
     const file = server({ durability: { replicas: 1, timeout: 60 } });
     expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }))).toContain(`${file}: durability.timeout: Too big`);
   });
+
+  it('has quotas off by default, and takes per-user limits only for users in httpauth', () => {
+    const { config } = loadServerConfig({ CONFIG_FILENAME: server({}) });
+    expect(config.quotas).toEqual({ max_unfinished_per_user: null, per_user: {}, retry_after: 10 });
+    expect(config.listing).toEqual({ max_age: 7 * 24 * 3600 });
+    const ok = server({ quotas: { max_unfinished_per_user: 5, per_user: { alice: null } } });
+    expect(loadServerConfig({ CONFIG_FILENAME: ok }).config.quotas.per_user).toEqual({ alice: null });
+    const file = server({ quotas: { max_unfinished_per_user: 0, per_user: { bob: 3, alice: -1 } }, listing: { max_age: 1 } });
+    const message = errorOf(() => loadServerConfig({ CONFIG_FILENAME: file }));
+    expect(message).toContain(`${file}: quotas.max_unfinished_per_user: Too small`);
+    expect(message).toContain(`${file}: quotas.per_user.alice: Too small`);
+    expect(message).toContain(`${file}: listing.max_age: Too small`);
+    const unknown = server({ quotas: { per_user: { bob: 3 } } });
+    expect(errorOf(() => loadServerConfig({ CONFIG_FILENAME: unknown }))).toContain(`${unknown}: quotas.per_user.bob: "bob" is not a user in httpauth`);
+  });
 });
 
 describe('service options', () => {

@@ -168,10 +168,27 @@ export const serverConfigSchema = z.strictObject({
       read_only: z.boolean().default(true),
     })
     .prefault({}),
+  /** GET /tasks: seconds a task stays listed after it was created (while its status is still readable). */
+  listing: z
+    .strictObject({
+      max_age: seconds(60, 365 * DAY, { whole: true }).default(7 * DAY),
+    })
+    .prefault({}),
+  /** Limits on each user's unfinished (PENDING or STARTED) tasks: a submit past one answers 429. */
+  quotas: z
+    .strictObject({
+      /** For every user; null: no limit. */
+      max_unfinished_per_user: z.number().int().min(1).nullable().default(null),
+      /** httpauth user -> their own limit, overriding the one above; null: no limit for that user. */
+      per_user: z.record(z.string().min(1), z.number().int().min(0).nullable()).default({}),
+      /** Seconds the 429's Retry-After header asks a client to wait. */
+      retry_after: seconds(1, DAY, { whole: true }).default(10),
+    })
+    .prefault({}),
   /** Read for the ancestor's config files (docs/migrating-from-python.md). */
   celery: celery.server.optional(),
 }).superRefine((config, ctx) => {
-  const { dashboard, httpauth, environment } = config;
+  const { dashboard, httpauth, environment, quotas } = config;
   checkRedis(config, ctx);
   const make = 'make one with: npm run hash-password';
   for (const [user, hash] of Object.entries(httpauth)) {
@@ -188,6 +205,9 @@ export const serverConfigSchema = z.strictObject({
   dashboard.users.forEach((user, i) => {
     if (!Object.hasOwn(httpauth, user)) ctx.addIssue({ code: 'custom', path: ['dashboard', 'users', i], message: `"${user}" is not a user in httpauth` });
   });
+  for (const user of Object.keys(quotas.per_user)) {
+    if (!Object.hasOwn(httpauth, user)) ctx.addIssue({ code: 'custom', path: ['quotas', 'per_user', user], message: `"${user}" is not a user in httpauth` });
+  }
 });
 
 export const workerConfigSchema = z.strictObject({

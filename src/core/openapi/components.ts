@@ -21,6 +21,8 @@ const bodies = {
   TaskStatus: api.taskStatus,
   WebhookDeliveries: api.webhookDeliveries,
   WebhookEvent: api.webhookEvent,
+  TaskPage: api.taskPage,
+  QuotaExceeded: api.quotaExceeded,
 };
 
 export const schemas = (): Record<string, Json> => ({
@@ -44,6 +46,11 @@ export const responses = {
     description: 'Too many failed logins from this address or for this user: try again after Retry-After seconds',
     headers: { 'Retry-After': { description: 'Seconds until logins are accepted again', schema: { type: 'integer' } } },
     content: json('Message'),
+  },
+  SubmitTooMany: {
+    description: 'The user has as many unfinished tasks as their quota allows (the body names the limit; nothing was queued), or too many failed logins: try again after Retry-After seconds',
+    headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } } },
+    content: { 'application/json': { schema: { anyOf: [ref('schemas', 'QuotaExceeded'), ref('schemas', 'Message')] } } },
   },
   PayloadTooLarge: { description: 'The body is over the server’s body_limit', content: json('Message') },
   UnsupportedMediaType: { description: 'The body was not sent as JSON (Content-Type: application/json)', content: json('Message') },
@@ -76,6 +83,34 @@ export const parameters = {
     required: false,
     description: 'Answer as soon as the task is final (SUCCESS, FAILURE, REVOKED), or after this many seconds with its current status',
     schema: { type: 'number', exclusiveMinimum: 0, maximum: 60 },
+  },
+  ListStatus: {
+    name: 'status',
+    in: 'query' as const,
+    required: false,
+    description: 'Only tasks in this state, or in one of several separated by commas (PENDING,STARTED)',
+    schema: { type: 'string', pattern: '^(PENDING|STARTED|SUCCESS|FAILURE|REVOKED)(,(PENDING|STARTED|SUCCESS|FAILURE|REVOKED))*$' },
+  },
+  ListService: {
+    name: 'service',
+    in: 'query' as const,
+    required: false,
+    description: 'Only tasks of this service, by its name (e.g. sleep)',
+    schema: { type: 'string' },
+  },
+  ListLimit: {
+    name: 'limit',
+    in: 'query' as const,
+    required: false,
+    description: 'The most tasks on the page',
+    schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+  },
+  ListCursor: {
+    name: 'cursor',
+    in: 'query' as const,
+    required: false,
+    description: 'The next_cursor of the previous page, as it came',
+    schema: { type: 'string' },
   },
   IdempotencyKey: {
     name: 'Idempotency-Key',

@@ -64,6 +64,7 @@ describe('/openapi.json', () => {
       const bodyAnswers = route.method === 'POST' ? ['413', '415'] : [];
       expect(Object.keys(operation.responses).sort()).toEqual(['202', '400', '401', '403', ...bodyAnswers, '422', '429', '503']);
       expect(deref(operation.responses[429]).headers['Retry-After']).toBeDefined();
+      expect(deref(operation.responses[429]).content['application/json'].schema.anyOf).toContainEqual({ $ref: '#/components/schemas/QuotaExceeded' });
       expect(deref(operation.responses[202]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Enqueued' });
       expect(deref(operation.responses[400]).content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ValidationError' });
       expect(operation.security).toEqual([{ basicAuth: [] }]);
@@ -105,6 +106,18 @@ describe('/openapi.json', () => {
     expect(attempts.security).toEqual([{ basicAuth: [] }]);
     const answer = deref(attempts.responses[200].content['application/json'].schema);
     expect(deref(answer.properties.attempts.items).required).toEqual(['at', 'status_code', 'error', 'next_retry_at']);
+  });
+
+  it('describes GET /tasks: its query parameters and the page it answers', () => {
+    const operation = doc.paths['/tasks'].get;
+    expect(operation.parameters.map(deref).map((p: any) => [p.name, p.in, p.required])).toEqual([
+      ['status', 'query', false], ['service', 'query', false], ['limit', 'query', false], ['cursor', 'query', false],
+    ]);
+    expect(deref(operation.parameters[2]).schema).toMatchObject({ minimum: 1, maximum: 500, default: 50 });
+    const page = deref(operation.responses[200].content['application/json'].schema);
+    expect(page.properties.tasks.items.properties.task_status.enum).toEqual(['PENDING', 'STARTED', 'SUCCESS', 'FAILURE', 'REVOKED']);
+    expect(page.required).toEqual(['tasks', 'next_cursor']);
+    expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '401', '429', '503']);
   });
 
   it('names the Celery states and the basic-auth scheme', () => {

@@ -120,7 +120,7 @@ function serviceOperation(route: TaskRoute, all: Record<string, Json>): { path: 
       401: ref('responses', 'Unauthorized'),
       403: ref('responses', 'CrossSite'),
       422: ref('responses', 'KeyReused'),
-      429: ref('responses', 'TooManyFailedLogins'),
+      429: ref('responses', 'SubmitTooMany'),
       503: ref('responses', 'Unavailable'),
     },
   };

@@ -22,6 +22,9 @@ export interface FixedRoute {
 export const fixedRoutes: FixedRoute[] = [
   { method: 'get', path: '/', summary: 'Greeting: the server is up', tag: 'meta', auth: false,
     responses: { 200: { description: 'A greeting', json: 'Message' } } },
+  { method: 'get', path: '/tasks', summary: 'The caller’s own tasks, newest first, a page at a time; filtered by status or service', tag: 'tasks', auth: true,
+    parameters: ['ListStatus', 'ListService', 'ListLimit', 'ListCursor'],
+    responses: { 200: { description: 'A page of tasks, and the cursor of the next', json: 'TaskPage' }, 400: 'BadRequest', 503: 'Unavailable' } },
   { method: 'get', path: '/tasks/{id}', summary: 'A task’s status and, once finished, its result or error; with ?wait=N, once final or after N s', tag: 'tasks', auth: true,
     parameters: ['TaskId', 'Wait'],
     responses: { 200: { description: 'The task’s status', json: 'TaskStatus' }, 400: 'BadRequest', 404: 'NotFound', 503: 'Unavailable' } },

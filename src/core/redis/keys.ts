@@ -6,13 +6,27 @@
 // its name: a queue named `revoked` or `idempotency` once turned every status read of its tasks into a
 // WRONGTYPE error, when the template's keys were `<prefix>:revoked:<id>` and the like.
 
+import { createHash } from 'node:crypto';
+
 const own = (prefix: string, kind: string) => `${prefix}::${kind}`;
+/** A user name as it appears in key names: hashed, so user names cannot be read from Redis' key names. */
+const ownerOf = (owner: string) => createHash('sha256').update(owner).digest('hex').slice(0, 32);
 
 /** The pub/sub channel that tells workers which task was revoked. */
 export const revokeChannel = (prefix: string) => own(prefix, 'revoke');
 
 /** An `Idempotency-Key` claim, by the hash of the owner and the key (api/idempotency.ts). */
 export const idempotencyClaimKey = (prefix: string, hash: string) => `${own(prefix, 'idempotency')}:${hash}`;
+
+/**
+ * A user's tasks for GET /tasks, newest first (a sorted set: score the creation time in ms, member
+ * `<task id>:<service>`); with `service`, the same for that service's tasks only (tasks/owner-index.ts).
+ */
+export const tasksOfKey = (prefix: string, owner: string, service?: string) =>
+  `${own(prefix, 'tasks-of')}:${ownerOf(owner)}${service === undefined ? '' : `:${service}`}`;
+
+/** A user's tasks that count against their quota (a sorted set: score the reservation time in ms, member the job's key). */
+export const unfinishedKey = (prefix: string, owner: string) => `${own(prefix, 'unfinished')}:${ownerOf(owner)}`;
 
 /** A failed-login counter: per client address, per user name, or the total over both (`who` unset). */
 export const loginFailuresKey = (prefix: string, by: 'address' | 'user' | 'total', who?: string) =>

@@ -58,7 +58,11 @@ export function buildServer({ config, log, routes, file = 'config', redis, targe
   const commandTimeout = Math.max(FAIL_FAST.commandTimeout!, durability.replicas > 0 ? durability.timeout * 1000 + 500 : 0);
   const connection = redis ?? connect(target ?? redisTarget(file, config), { ...FAIL_FAST, commandTimeout });
   if (!redis) watchRedis(connection, log);
-  const tasks = new TaskQueues({ connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services, durability });
+  const tasks = new TaskQueues({
+    connection, prefix: config.queue_prefix, resultTtl: config.result_ttl, services, durability,
+    listingMaxAge: config.listing.max_age,
+    quotas: { max: config.quotas.max_unfinished_per_user, perUser: config.quotas.per_user, retryAfter: config.quotas.retry_after },
+  });
   // Threads start with the first password check, not here.
   const checks = new HashPool({ threads: config.auth.hash_threads, queue: config.auth.hash_queue });
   const announcer = new Announcer(connection, config.queue_prefix);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type Redis } from '../redis/bullmq.js';
 import { waitForReplicas } from '../redis/durability.js';
 import { queueOf, type Service } from '../service/service.js';
+import { admit, DEFAULT_LISTING_MAX_AGE } from './owner-index.js';
 import { StatusReader } from './status.js';
 import { TaskEvents } from './events.js';
 import { isTaskId, type TaskData, type TaskState, type TaskStatus } from './types.js';
@@ -15,6 +16,10 @@ export interface TaskQueuesOptions {
   services: readonly Service[];
   /** Replicas that must hold a new task before submit() returns, and the seconds to wait for them. */
   durability?: { replicas: number; timeout: number };
+  /** Seconds a task stays in its owner's GET /tasks after it was created (listing.max_age). */
+  listingMaxAge?: number;
+  /** The most tasks a user may have PENDING or STARTED (quotas): `max` for all, `perUser` overriding it; `null`: no limit. */
+  quotas?: { max: number | null; perUser?: Record<string, number | null>; retryAfter?: number };
 }
 
 /** The producer side: one BullMQ Queue per queue name the services use. */
@@ -27,14 +32,21 @@ export class TaskQueues {
   readonly connection: Redis;
   /** What GET /tasks/:id?wait=N and /tasks/:id/events listen to. */
   readonly events: TaskEvents;
+  /** Seconds a task stays in its owner's GET /tasks after it was created. */
+  readonly listingMaxAge: number;
   private readonly reader: StatusReader;
   private readonly durability?: { replicas: number; timeout: number };
+  private readonly quotas: { max: number | null; perUser: Record<string, number | null>; retryAfter: number };
+  /** Each service's queue, by service name. */
+  private readonly byService = new Map<string, Queue>();
 
   constructor(options: TaskQueuesOptions) {
     this.resultTtl = options.resultTtl;
     this.durability = options.durability?.replicas ? options.durability : undefined;
     this.prefix = options.prefix;
     this.connection = options.connection;
+    this.listingMaxAge = options.listingMaxAge ?? DEFAULT_LISTING_MAX_AGE;
+    this.quotas = { max: options.quotas?.max ?? null, perUser: options.quotas?.perUser ?? {}, retryAfter: options.quotas?.retryAfter ?? 10 };
     for (const name of new Set(options.services.map(queueOf))) {
       // Commands go out at once, even before Redis has ever answered: with a fail-fast connection
       // (see redis.ts) a request made while Redis is down gets an error, not a wait. The version
@@ -45,6 +57,7 @@ export class TaskQueues {
       queue.on('error', () => {});
       this.queues.set(name, queue);
     }
+    for (const service of options.services) this.byService.set(service.name, this.queues.get(queueOf(service))!);
     this.events = new TaskEvents(this.queues, options.connection);
     this.reader = new StatusReader(options);
   }
@@ -54,17 +67,36 @@ export class TaskQueues {
     await this.connection.ping();
   }
 
+  /** The most unfinished tasks `owner` may have; `null` for no limit. */
+  limitOf(owner: string): number | null {
+    return Object.hasOwn(this.quotas.perUser, owner) ? this.quotas.perUser[owner]! : this.quotas.max;
+  }
+
+  /** The queue of the service named `name`; `undefined` for a service these queues do not know. */
+  queueOfService(name: string): Queue | undefined {
+    return this.byService.get(name);
+  }
+
   /**
    * Adds a task whose input the caller has already validated; returns its id (`id` when given). With
    * `durability`, it returns only once enough replicas hold the task, and otherwise removes the task (if
    * no worker has taken it yet) and throws NotDurableError: the client, answered 503, never got its id.
    * `webhook` is the URL its end is announced to, checked by the caller.
+   * Throws QuotaExceededError, having written nothing, when the owner is at their limit of unfinished tasks.
    */
   async submit(service: Service, input: unknown, owner: string, id: string = randomUUID(), webhook?: string): Promise<string> {
     const queue = this.queues.get(queueOf(service))!;
+    // Before the job: a task refused for the quota leaves nothing behind, and one admitted is counted
+    // before any worker can end it. A job not added after this (a failed submit) is dropped after a grace.
+    const created = Date.now();
+    await admit(this.connection, {
+      prefix: this.prefix, owner, service: service.name, id, jobKey: queue.toKey(id), created, limit: this.limitOf(owner), maxAge: this.listingMaxAge,
+      retryAfter: this.quotas.retryAfter,
+    });
     const data: TaskData = { input, owner, ...(webhook !== undefined && { webhook }) };
     const job = await queue.add(service.name, data, {
       jobId: id,
+      timestamp: created,
       removeOnComplete: { age: this.resultTtl },
       removeOnFail: { age: this.resultTtl },
       attempts: service.attempts ?? 1,
@@ -90,6 +122,11 @@ export class TaskQueues {
   /** The task's status as its owner sees it; `null` for unknown, expired or someone else's task. */
   async status(id: string, owner: string): Promise<TaskStatus | null> {
     return (await this.locate(id, owner))?.status ?? null;
+  }
+
+  /** The statuses of several of `owner`'s tasks in one round trip, in order: `null` as for status(), `undefined` for no job. */
+  statuses(tasks: readonly { queue: Queue; id: string }[], owner: string): Promise<(TaskStatus | null | undefined)[]> {
+    return this.reader.readMany(tasks, owner);
   }
 
   /** The task's status, as `status()` reads it, and the queue that holds its job (or held it). */

@@ -1,8 +1,11 @@
 // A worker process: one BullMQ worker at concurrency 1 whose services run in a child process, plus its
 // cancel listener, health port and graceful shutdown.
 import { hostname } from 'node:os';
+import type { Job } from 'bullmq';
 import { Worker } from '../redis/bullmq.js';
 import { watchRevokes } from '../tasks/cancel.js';
+import { release } from '../tasks/owner-index.js';
+import type { TaskData } from '../tasks/types.js';
 import { CELERY_WARNING } from '../config/celery.js';
 import { loadWorkerConfig, resolveServiceOptions } from '../config/load.js';
 import { createRunner } from './dispatch.js';
@@ -71,6 +74,11 @@ export async function runWorker(routes: URL): Promise<void> {
     if (job?.deferredFailure) announcer.announce(job.id!, job.data).catch((e: Error) => log.error({ task_id: job.id, err: e.message }, "the task's end could not be announced"));
   });
   worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
+  // A task that has ended gives its owner's quota slot back (a failed run to be retried keeps it). Lost
+  // to an outage, it is given back by the next submit that finds its owner at the limit.
+  const giveBack = (job?: Job<TaskData>) => job && void release(connection, config.queue_prefix, job.data.owner, `${job.queueQualifiedName}:${job.id}`).catch(() => {});
+  worker.on('completed', giveBack);
+  worker.on('failed', giveBack);
   // BullMQ retries through a Redis outage by itself; watchRedis logs it once rather than per attempt.
   worker.on('error', (err) => {
     if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
