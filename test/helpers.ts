@@ -92,9 +92,12 @@ export async function startStack({
   worker: workerSettings = {},
   redis,
   prefix = uniquePrefix(),
+  env = {},
 }: {
   server?: object;
   worker?: object;
+  /** Added to both processes' environment. */
+  env?: Record<string, string>;
   /** Another Redis than the tests' (a Sentinel or Cluster URL, say), which the test throws away: no keys are deleted. */
   redis?: string;
   prefix?: string;
@@ -106,7 +109,7 @@ export async function startStack({
   const stack = await startLocalStack({
     output: 'pipe',
     redisUrl: url,
-    env: { LOG_LEVEL: 'info' },
+    env: { LOG_LEVEL: 'info', ...env },
     server: { config: serverConfig, port: await freePort() },
     workers: { count: 1, config: workerConfig },
   }).catch(async (err: unknown) => {

@@ -30,7 +30,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * the submit fails: a timed-out submit may still have taken effect in Redis, and a retry must not
  * queue a second job.
  */
-export async function submitOnce(tasks: TaskQueues, service: Service, input: unknown, owner: string, key: string): Promise<string> {
+export async function submitOnce(tasks: TaskQueues, service: Service, input: unknown, owner: string, key: string, requestId?: string): Promise<string> {
   // Hashed: keys are client data of any shape, and user names must not be readable from Redis key names.
   const redisKey = idempotencyClaimKey(tasks.prefix, sha256(JSON.stringify([owner, key])));
   const request = sha256(JSON.stringify([service.name, input]));
@@ -39,7 +39,7 @@ export async function submitOnce(tasks: TaskQueues, service: Service, input: unk
   if (claimed !== 'OK') {
     const stored = await tasks.connection.get(redisKey);
     // Expired between the two commands: claim it afresh.
-    if (stored === null) return submitOnce(tasks, service, input, owner, key);
+    if (stored === null) return submitOnce(tasks, service, input, owner, key, requestId);
     const earlier = JSON.parse(stored) as { id: string; request: string };
     if (earlier.request !== request) {
       throw new ApiError(422, 'this Idempotency-Key was used for a different request', [
@@ -49,8 +49,8 @@ export async function submitOnce(tasks: TaskQueues, service: Service, input: unk
     // The first request's job may not exist yet (its submit in flight) or ever (its submit failed):
     // submitting with the same id creates it once, as BullMQ ignores an add whose job id exists. A task
     // already there, revoked ones included, is left as it is.
-    if (!(await tasks.status(earlier.id, owner))) await tasks.submit(service, input, owner, earlier.id);
+    if (!(await tasks.status(earlier.id, owner))) await tasks.submit(service, input, owner, { id: earlier.id, requestId });
     return earlier.id;
   }
-  return tasks.submit(service, input, owner, id);
+  return tasks.submit(service, input, owner, { id, requestId });
 }

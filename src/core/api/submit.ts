@@ -82,7 +82,8 @@ export function mountServiceRoutes(
       const parsed = schema.safeParse(raw);
       if (!parsed.success) throw validationError(parsed.error);
       const user = c.get('user');
-      const id = key === undefined ? await tasks.submit(service, parsed.data, user) : await submitOnce(tasks, service, parsed.data, user, key);
+      const requestId = c.get('requestId');
+      const id = key === undefined ? await tasks.submit(service, parsed.data, user, { requestId }) : await submitOnce(tasks, service, parsed.data, user, key, requestId);
       c.set('logFields', { task_id: id, service: service.name, idempotent: key !== undefined });
       responseHeader(c, 'Location', `/tasks/${id}`);
       return c.json({ msg: 'process started', task_id: id, status: 202 }, 202);

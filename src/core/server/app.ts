@@ -19,6 +19,8 @@ import { mountServiceRoutes } from '../api/submit.js';
 import type { ServiceRoute } from '../service/routes.js';
 import { taskStream } from '../api/stream.js';
 import { tasksApi } from '../api/tasks.js';
+import { tracingOn } from '../process/tracing.js';
+import { traceRequests } from '../http/tracing.js';
 
 export interface AppParts {
   config: ServerConfig;
@@ -35,6 +37,8 @@ export interface AppParts {
 export function createApp({ config, log, tasks, serviceOptions, routes, checks }: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const metrics = serverMetrics(tasks, log);
+  // First, so that the request's span covers everything else; absent when tracing is off.
+  if (tracingOn()) app.use(traceRequests());
   app.use(metrics.middleware);
   // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
   // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.

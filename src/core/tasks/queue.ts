@@ -2,10 +2,18 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Redis } from '../redis/bullmq.js';
 import { waitForReplicas } from '../redis/durability.js';
+import { currentCarrier, inSpan, tracingOn } from '../process/tracing.js';
 import { queueOf, type Service } from '../service/service.js';
 import { StatusReader } from './status.js';
 import { TaskEvents } from './events.js';
 import { isTaskId, type TaskData, type TaskState, type TaskStatus } from './types.js';
+
+export interface SubmitOptions {
+  /** The task's id; default a random UUID. */
+  id?: string;
+  /** The id of the request that submits it: the worker's log lines about the task carry it. */
+  requestId?: string;
+}
 
 export interface TaskQueuesOptions {
   connection: Redis;
@@ -59,9 +67,20 @@ export class TaskQueues {
    * `durability`, it returns only once enough replicas hold the task, and otherwise removes the task (if
    * no worker has taken it yet) and throws NotDurableError: the client, answered 503, never got its id.
    */
-  async submit(service: Service, input: unknown, owner: string, id: string = randomUUID()): Promise<string> {
+  async submit(service: Service, input: unknown, owner: string, { id = randomUUID(), requestId }: SubmitOptions = {}): Promise<string> {
+    const data: TaskData = { input, owner, ...(requestId !== undefined && { request_id: requestId }) };
+    if (!tracingOn()) return this.enqueue(service, data, id);
+    // The enqueue gets a span of its own, whose context the job carries: the worker's span continues it.
+    const queue = queueOf(service);
+    const attributes = {
+      'messaging.system': 'bullmq', 'messaging.operation.type': 'send', 'messaging.destination.name': queue,
+      'messaging.message.id': id, 'selfhost.task_id': id, 'selfhost.service': service.name,
+    };
+    return inSpan(`send ${queue}`, { kind: 'producer', attributes }, () => this.enqueue(service, { ...data, trace: currentCarrier() }, id));
+  }
+
+  private async enqueue(service: Service, data: TaskData, id: string): Promise<string> {
     const queue = this.queues.get(queueOf(service))!;
-    const data: TaskData = { input, owner };
     const job = await queue.add(service.name, data, {
       jobId: id,
       removeOnComplete: { age: this.resultTtl },

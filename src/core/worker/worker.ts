@@ -12,7 +12,8 @@ import { Sandbox } from './sandbox.js';
 import { loadServices } from '../service/routes.js';
 import { queueOf } from '../service/service.js';
 import { onShutdown } from '../process/shutdown.js';
-import { taskProcessor } from './processor.js';
+import { taskFields, taskProcessor } from './processor.js';
+import { logTracingErrors, startTracing } from '../process/tracing.js';
 import { deletionCost, podApiFromEnvironment } from './deletion-cost.js';
 import { watchIdle } from './watchdog.js';
 
@@ -21,10 +22,13 @@ export const SHUTDOWN_MARGIN = 5;
 
 /** Runs a worker for the services of `routes`, the URL of a module whose `routes` export lists them (src/routes.ts). */
 export async function runWorker(routes: URL): Promise<void> {
+  // Before the logger, whose lines then carry the trace's ids; only when OTEL_* variables ask for it.
+  await startTracing('selfhost-worker');
   const { file, config, notes, redis } = loadWorkerConfig();
   const services = await loadServices(routes.href);
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'worker', { sync: true });
+  logTracingErrors(log);
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   const mine = services.filter((s) => queueOf(s) === config.queue);
   const connection = connect(redis, { maxRetriesPerRequest: null });
@@ -61,8 +65,8 @@ export async function runWorker(routes: URL): Promise<void> {
     // Started below, once the service process is up.
     autorun: false,
   });
-  worker.on('failed', (job, err) => log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed'));
-  worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
+  worker.on('failed', (job, err) => log.warn({ ...(job && taskFields(job)), err: err.message }, 'task failed'));
+  worker.on('completed', (job) => log.info(taskFields(job), 'task done'));
   // BullMQ retries through a Redis outage by itself; watchRedis logs it once rather than per attempt.
   worker.on('error', (err) => {
     if (!isRedisUnavailable(err)) log.error({ err }, 'worker error');
@@ -93,7 +97,8 @@ export async function runWorker(routes: URL): Promise<void> {
     const grace = setTimeout(() => tasks.shutdown(), config.shutdown_grace * 1000);
     await worker.close();
     clearTimeout(grace);
-    sandbox.kill();
+    // The service process exits on its own, after sending its last spans; killed if it does not.
+    await sandbox.close();
     await stopWatching();
     await health?.close();
     await connection.quit();
