@@ -97,7 +97,9 @@ async function setUp(): Promise<Bench> {
   const tmp = mkdtempSync(join(tmpdir(), 'selfhost-bench-'));
   // Each process's output goes to a log file in tmp: a pipe read by this busy process could block its writes.
   // Every process is tracked from its spawn, so that a signal mid-run stops the one starting up too.
-  const stack = await startLocalStack({ output: { dir: tmp }, env: { QUEUE, ...(SOURCE ? {} : { NODE_ENV: 'production' }) }, signals: {} }).catch((err: unknown) => {
+  // Tracing off, as it is by default, even if this shell's OTEL_* variables would turn it on.
+  const env = { QUEUE, OTEL_SDK_DISABLED: 'true', ...(SOURCE ? {} : { NODE_ENV: 'production' }) };
+  const stack = await startLocalStack({ output: { dir: tmp }, env, signals: {} }).catch((err: unknown) => {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   });

@@ -93,11 +93,14 @@ export async function startStack({
   redis,
   prefix = uniquePrefix(),
   workerEntry,
+  env = {},
 }: {
   server?: object;
   worker?: object;
   /** The worker's entry point, when not src/worker.ts (test/fixtures/worker.ts runs the test services too). */
   workerEntry?: string;
+  /** Added to both processes' environment. */
+  env?: Record<string, string>;
   /** Another Redis than the tests' (a Sentinel or Cluster URL, say), which the test throws away: no keys are deleted. */
   redis?: string;
   prefix?: string;
@@ -109,7 +112,7 @@ export async function startStack({
   const stack = await startLocalStack({
     output: 'pipe',
     redisUrl: url,
-    env: { LOG_LEVEL: 'info' },
+    env: { LOG_LEVEL: 'info', ...env },
     server: { config: serverConfig, port: await freePort() },
     workers: { count: 1, config: workerConfig, entry: workerEntry },
   }).catch(async (err: unknown) => {

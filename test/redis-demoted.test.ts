@@ -92,7 +92,7 @@ describe('the idle watchdog', () => {
 
     await proc.waitFor(/"waiting":1.*"msg":"worker idle while tasks wait: reconnecting to Redis"/, 20_000);
     expect(await proc.exited).toBe(1);
-    expect(proc.output()).toMatch(/"level":50.*"waiting":1.*"msg":"worker still idle while tasks wait after reconnecting: exiting for a restart"/);
+    expect(proc.output()).toMatch(/"level":"error".*"waiting":1.*"msg":"worker still idle while tasks wait after reconnecting: exiting for a restart"/);
     // Nothing was taken: the task waits for a worker that can reach the primary.
     expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
   }, 90_000);

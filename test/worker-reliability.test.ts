@@ -138,7 +138,7 @@ describe('a worker killed mid-task', () => {
 
   it('fails a task that kills its worker every time, saying so, instead of leaving it STARTED, and announces it', async () => {
     const { tasks, startWorker, status } = setup({ ...FAST_RECOVERY, max_stalled: 1 });
-    const id = await tasks.submit(services.find((s) => s.name === 'crash')!, {}, 'alice', undefined, 'https://hooks.example.com/crash');
+    const id = await tasks.submit(services.find((s) => s.name === 'crash')!, {}, 'alice', { webhook: 'https://hooks.example.com/crash' });
     // Stands in for a supervisor: replaces each worker the task kills (which may be before it says it started).
     let worker = await startWorker({ wait: false });
     const final = await eventually(async () => {

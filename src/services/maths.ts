@@ -20,9 +20,10 @@ export default defineService({
   }),
   async run({ op, a, b }, ctx) {
     if (op === undefined) {
-      const sum = a + b;
+      // Each step a span of its own, shown in the task's trace when tracing is on.
+      const sum = await ctx.span('a + b', () => a + b);
       await ctx.progress(50);
-      return sum + 100;
+      return ctx.span('+ 100', () => sum + 100);
     }
     if ((op === 'div' || op === 'mod') && b === 0) throw new InputError('division by zero');
     return operations[op](a, b);

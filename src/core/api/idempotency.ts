@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ApiError } from '../http/errors.js';
 import { idempotencyClaimKey } from '../redis/keys.js';
-import type { TaskQueues } from '../tasks/queue.js';
+import type { SubmitOptions, TaskQueues } from '../tasks/queue.js';
 import type { Service } from '../service/service.js';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -30,7 +30,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  * the submit fails: a timed-out submit may still have taken effect in Redis, and a retry must not
  * queue a second job.
  */
-export async function submitOnce(tasks: TaskQueues, service: Service, input: unknown, owner: string, key: string, webhook?: string): Promise<string> {
+export async function submitOnce(tasks: TaskQueues, service: Service, input: unknown, owner: string, key: string, options: Omit<SubmitOptions, 'id'> = {}): Promise<string> {
   // Hashed: keys are client data of any shape, and user names must not be readable from Redis key names.
   const redisKey = idempotencyClaimKey(tasks.prefix, sha256(JSON.stringify([owner, key])));
   const request = sha256(JSON.stringify([service.name, input]));
@@ -39,7 +39,7 @@ export async function submitOnce(tasks: TaskQueues, service: Service, input: unk
   if (claimed !== 'OK') {
     const stored = await tasks.connection.get(redisKey);
     // Expired between the two commands: claim it afresh.
-    if (stored === null) return submitOnce(tasks, service, input, owner, key, webhook);
+    if (stored === null) return submitOnce(tasks, service, input, owner, key, options);
     const earlier = JSON.parse(stored) as { id: string; request: string };
     if (earlier.request !== request) {
       throw new ApiError(422, 'this Idempotency-Key was used for a different request', [
@@ -49,8 +49,8 @@ export async function submitOnce(tasks: TaskQueues, service: Service, input: unk
     // The first request's job may not exist yet (its submit in flight) or ever (its submit failed):
     // submitting with the same id creates it once, as BullMQ ignores an add whose job id exists. A task
     // already there, revoked ones included, is left as it is.
-    if (!(await tasks.status(earlier.id, owner))) await tasks.submit(service, input, owner, earlier.id, webhook);
+    if (!(await tasks.status(earlier.id, owner))) await tasks.submit(service, input, owner, { ...options, id: earlier.id });
     return earlier.id;
   }
-  return tasks.submit(service, input, owner, id, webhook);
+  return tasks.submit(service, input, owner, { ...options, id });
 }

@@ -93,9 +93,10 @@ export function mountServiceRoutes(
       if (!parsed.success) throw validationError(parsed.error);
       const webhook = await webhookUrl(c, webhooks);
       const user = c.get('user');
+      const options = { requestId: c.get('requestId'), webhook };
       let id: string;
       try {
-        id = key === undefined ? await tasks.submit(service, parsed.data, user, undefined, webhook) : await submitOnce(tasks, service, parsed.data, user, key, webhook);
+        id = key === undefined ? await tasks.submit(service, parsed.data, user, options) : await submitOnce(tasks, service, parsed.data, user, key, options);
       } catch (err) {
         if (err instanceof QuotaExceededError) return quotaExceeded(c, err);
         throw err;

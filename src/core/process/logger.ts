@@ -1,6 +1,7 @@
 // One pino logger per process, made in the entry point; children carry request and task ids.
 import { createRequire } from 'node:module';
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions as PinoOptions } from 'pino';
+import { traceFields, tracingOn } from './tracing.js';
 
 export type { Logger };
 
@@ -26,10 +27,16 @@ export interface LoggerOptions {
   sync?: boolean;
 }
 
-/** JSON lines to stdout; human-readable when stdout is a terminal. */
+/**
+ * JSON lines to stdout, the level as its name (`"level":"info"`); human-readable when stdout is a terminal.
+ * With tracing on (startTracing() before this), a line written inside a span carries its `trace_id` and
+ * `span_id`; with it off, lines pay nothing for it.
+ */
 export function createLogger(level: LogLevel, name: string, { sync = false }: LoggerOptions = {}): Logger {
+  const options: PinoOptions = { name, level, ...(tracingOn() && { mixin: traceFields }) };
   if (process.stdout.isTTY === true && canPrettyPrint()) {
-    return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true } } });
+    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
-  return sync ? pino({ name, level }, pino.destination({ dest: 1, sync: true })) : pino({ name, level });
+  const json: PinoOptions = { ...options, formatters: { level: (label) => ({ level: label }) } };
+  return sync ? pino(json, pino.destination({ dest: 1, sync: true })) : pino(json);
 }

@@ -1,7 +1,11 @@
 // Graceful shutdown: the first SIGTERM/SIGINT drains within a deadline; a second signal exits at once.
 import type { Logger } from './logger.js';
+import { stopTracing } from './tracing.js';
 
-/** Calls `drain` on the first signal; exits 0 when it finishes, 1 if it throws or overruns `graceMs`. */
+/**
+ * Calls `drain` on the first signal; exits 0 when it finishes, 1 if it throws or overruns `graceMs`. Before
+ * it exits, the spans not yet sent go out (within 2 s), so the trace of the last request or task is whole.
+ */
 export function onShutdown(log: Logger, graceMs: number, drain: () => Promise<void>): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
@@ -17,12 +21,14 @@ export function onShutdown(log: Logger, graceMs: number, drain: () => Promise<vo
     }, graceMs);
     deadline.unref();
     drain().then(
-      () => {
+      async () => {
         log.info('shut down cleanly');
+        await stopTracing();
         process.exit(0);
       },
-      (err: unknown) => {
+      async (err: unknown) => {
         log.error({ err }, 'shutdown failed');
+        await stopTracing();
         process.exit(1);
       },
     );

@@ -21,6 +21,8 @@ import { taskStream } from '../api/stream.js';
 import { tasksApi } from '../api/tasks.js';
 import { webhooksApi } from '../api/webhooks.js';
 import type { Announcer } from '../webhooks/deliveries.js';
+import { tracingOn } from '../process/tracing.js';
+import { traceRequests } from '../http/tracing.js';
 
 export interface AppParts {
   config: ServerConfig;
@@ -40,6 +42,8 @@ export interface AppParts {
 
 export function createApp({ config, log, tasks, serviceOptions, routes, checks, announcer, metrics = serverMetrics(tasks, log) }: AppParts): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // First, so that the request's span covers everything else; absent when tracing is off.
+  if (tracingOn()) app.use(traceRequests());
   app.use(metrics.middleware);
   // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
   // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.

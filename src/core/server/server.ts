@@ -11,6 +11,7 @@ import { jsonClientErrors } from '../http/client-errors.js';
 import { drainable } from '../http/drain.js';
 import { createLogger, type Logger } from '../process/logger.js';
 import { onShutdown } from '../process/shutdown.js';
+import { logTracingErrors, startTracing } from '../process/tracing.js';
 import type { Redis } from '../redis/bullmq.js';
 import { connect, FAIL_FAST, firstContact, watchRedis } from '../redis/connection.js';
 import type { RedisTarget } from '../redis/url.js';
@@ -94,8 +95,11 @@ export function buildServer({ config, log, routes, file = 'config', redis, targe
 
 /** Runs the server process for `routes`: loads the config, listens, and drains on the first SIGTERM. */
 export async function runServer(routes: readonly ServiceRoute[]): Promise<void> {
+  // Before the logger, whose lines then carry the trace's ids; only when OTEL_* variables ask for it.
+  await startTracing('selfhost-server');
   const { file, config, notes, redis } = loadServerConfig();
   const log = createLogger(config.log_level, 'server');
+  logTracingErrors(log);
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   const built = buildServer({ config, log, routes, file, target: redis });
   // A certificate Redis or this process refuses stops the server now (main() exits 1): no retry would fix it.

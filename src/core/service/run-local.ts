@@ -1,6 +1,7 @@
 // Runs a service in this process, without Redis or HTTP: for a service's own tests and for trying it out.
 import { z } from 'zod';
 import { createLogger } from '../process/logger.js';
+import { serviceSpan } from '../process/tracing.js';
 import { inputSchema, resumeState, type Service } from './service.js';
 
 export interface LocalRun<Output, State = unknown> {
@@ -52,6 +53,7 @@ export async function runLocal<Input, Output, Options, State>(
     signal: settings.signal ?? new AbortController().signal,
     options,
     taskId: 'local',
+    span: serviceSpan,
   });
   return { result, progress, checkpoints };
 }

@@ -31,6 +31,17 @@ export interface ServiceContext<Options = unknown, State = unknown> {
    * (saved by an older version of the service), and the task then starts over.
    */
   resume: State | undefined;
+  /**
+   * Runs `fn` as a span of its own, named `name`, in the task's trace, when tracing is on
+   * (docs/observability.md); otherwise just runs it. Resolves to what `fn` returns; an error `fn` throws
+   * marks the span failed and is thrown on. Spans nest: one started inside `fn` is its child.
+   *
+   * @example
+   * ```ts
+   * const pages = await ctx.span('fetch pages', () => fetchPages(url), { url });
+   * ```
+   */
+  span<T>(name: string, fn: () => Promise<T> | T, attributes?: Record<string, string | number | boolean>): Promise<T>;
 }
 
 /**

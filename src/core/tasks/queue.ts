@@ -2,11 +2,21 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Redis } from '../redis/bullmq.js';
 import { waitForReplicas } from '../redis/durability.js';
+import { currentCarrier, inSpan, tracingOn } from '../process/tracing.js';
 import { queueOf, type Service } from '../service/service.js';
 import { admit, DEFAULT_LISTING_MAX_AGE } from './owner-index.js';
 import { StatusReader } from './status.js';
 import { TaskEvents } from './events.js';
 import { isTaskId, type TaskData, type TaskState, type TaskStatus } from './types.js';
+
+export interface SubmitOptions {
+  /** The task's id; default a random UUID. */
+  id?: string;
+  /** The id of the request that submits it: the worker's log lines about the task carry it. */
+  requestId?: string;
+  /** The URL the task's end is announced to (the submit's Webhook-Url), checked by the caller. */
+  webhook?: string;
+}
 
 export interface TaskQueuesOptions {
   connection: Redis;
@@ -81,19 +91,32 @@ export class TaskQueues {
    * Adds a task whose input the caller has already validated; returns its id (`id` when given). With
    * `durability`, it returns only once enough replicas hold the task, and otherwise removes the task (if
    * no worker has taken it yet) and throws NotDurableError: the client, answered 503, never got its id.
-   * `webhook` is the URL its end is announced to, checked by the caller.
    * Throws QuotaExceededError, having written nothing, when the owner is at their limit of unfinished tasks.
    */
-  async submit(service: Service, input: unknown, owner: string, id: string = randomUUID(), webhook?: string): Promise<string> {
+  async submit(service: Service, input: unknown, owner: string, { id = randomUUID(), requestId, webhook }: SubmitOptions = {}): Promise<string> {
+    const data: TaskData = {
+      input, owner, ...(requestId !== undefined && { request_id: requestId }), ...(webhook !== undefined && { webhook }),
+    };
+    if (!tracingOn()) return this.enqueue(service, data, id);
+    // The enqueue gets a span of its own, whose context the job carries: the worker's span continues it.
+    const queue = queueOf(service);
+    const attributes = {
+      'messaging.system': 'bullmq', 'messaging.operation.type': 'send', 'messaging.destination.name': queue,
+      'messaging.message.id': id, 'selfhost.task_id': id, 'selfhost.service': service.name,
+    };
+    return inSpan(`send ${queue}`, { kind: 'producer', attributes }, () => this.enqueue(service, { ...data, trace: currentCarrier() }, id));
+  }
+
+  private async enqueue(service: Service, data: TaskData, id: string): Promise<string> {
     const queue = this.queues.get(queueOf(service))!;
     // Before the job: a task refused for the quota leaves nothing behind, and one admitted is counted
     // before any worker can end it. A job not added after this (a failed submit) is dropped after a grace.
     const created = Date.now();
+    const { owner } = data;
     await admit(this.connection, {
       prefix: this.prefix, owner, service: service.name, id, jobKey: queue.toKey(id), created, limit: this.limitOf(owner), maxAge: this.listingMaxAge,
       retryAfter: this.quotas.retryAfter,
     });
-    const data: TaskData = { input, owner, ...(webhook !== undefined && { webhook }) };
     const job = await queue.add(service.name, data, {
       jobId: id,
       timestamp: created,

@@ -22,6 +22,10 @@ export interface TaskData {
   owner: string;
   /** Where the task's end is announced (the submit's Webhook-Url header), if anywhere. */
   webhook?: string;
+  /** The id of the request that submitted it, which the worker's log lines about the task carry. */
+  request_id?: string;
+  /** With tracing on: the W3C trace context of its enqueue, which the worker's span of the task continues. */
+  trace?: Record<string, string>;
 }
 
 /** Task ids are random UUIDv4s: unguessable, and never BullMQ's counter. */

@@ -1,5 +1,6 @@
 // Runs one task: looks its service up by name, re-validates the input, and calls run(input, ctx).
 import { InputError, inputSchema, resumeState, type Service, type ServiceContext } from '../service/service.js';
+import { inSpan, serviceSpan, tracingOn, type TraceCarrier } from '../process/tracing.js';
 import { checkpointProblem, progressProblem, resultProblem, type OutputLimits } from './output.js';
 
 /**
@@ -11,10 +12,12 @@ class UnrecoverableError extends Error {
 }
 
 /**
- * What a run needs besides the input: everything in `ctx` but the options, which the runner knows; `resume`
- * is the state as saved, which the runner checks against the service's `checkpoint` schema.
+ * What a run needs besides the input: everything in `ctx` but the options, which the runner knows, and
+ * `span()`, which it adds; `resume` is the state as saved, which the runner checks against the service's
+ * `checkpoint` schema. `trace`, with tracing on, is the context of the worker's span of the task, which
+ * the run's span continues (without it, the active span).
  */
-export type RunContext = Omit<ServiceContext, 'options'>;
+export type RunContext = Omit<ServiceContext, 'options' | 'span'> & { trace?: TraceCarrier };
 
 /**
  * Returns `run(name, input, ctx)`; it throws `UnrecoverableError` for what a retry cannot fix. Its result
@@ -23,7 +26,7 @@ export type RunContext = Omit<ServiceContext, 'options'>;
 export function createRunner(services: readonly Service[], options: Map<string, unknown>, limits?: OutputLimits) {
   const byName = new Map(services.map((s) => [s.name, { service: s, schema: inputSchema(s, options.get(s.name)) }]));
 
-  return async (name: string, input: unknown, ctx: RunContext): Promise<unknown> => {
+  const runTask = async (name: string, input: unknown, ctx: RunContext): Promise<unknown> => {
     const entry = byName.get(name);
     // Unrecoverable: retrying cannot fix a job no service of this worker knows, or input that fails its schema.
     if (!entry) throw new UnrecoverableError(`no service named "${name}" on this worker`);
@@ -49,7 +52,7 @@ export function createRunner(services: readonly Service[], options: Map<string, 
     else if (resume.state !== undefined) ctx.log.info('resuming from the saved checkpoint');
     let result: unknown;
     try {
-      result = await entry.service.run(parsed.data, { ...ctx, progress, checkpoint, resume: resume.state, options: options.get(name) });
+      result = await entry.service.run(parsed.data, { ...ctx, progress, checkpoint, resume: resume.state, options: options.get(name), span: serviceSpan });
     } catch (err) {
       if (refused) throw refused;
       if (err instanceof InputError) throw new UnrecoverableError(err.message);
@@ -60,5 +63,11 @@ export function createRunner(services: readonly Service[], options: Map<string, 
     const problem = resultProblem(result ?? null, limits?.maxResultBytes);
     if (problem) throw new UnrecoverableError(problem);
     return result ?? null;
+  };
+
+  return (name: string, input: unknown, ctx: RunContext): Promise<unknown> => {
+    if (!tracingOn()) return runTask(name, input, ctx);
+    const attributes = { 'selfhost.task_id': ctx.taskId, 'selfhost.service': name };
+    return inSpan(`run ${name}`, { parent: ctx.trace, attributes }, () => runTask(name, input, ctx));
   };
 }

@@ -6,6 +6,7 @@ import { UnrecoverableError, WaitingError } from '../redis/bullmq.js';
 import { claimOutcome, isRevoked } from '../tasks/cancel.js';
 import { Checkpoints } from '../tasks/checkpoint.js';
 import type { Logger } from '../process/logger.js';
+import { currentCarrier, inSpan, tracingOn, type SpanSettings } from '../process/tracing.js';
 import { REVOKED_REASON, type TaskData } from '../tasks/types.js';
 import { progressWriter } from './progress.js';
 import type { Sandbox } from './sandbox.js';
@@ -59,6 +60,12 @@ export function outcomeOf(job: Job, err: Error): Outcome {
   return 'failed';
 }
 
+/** What each log line about a task carries: its id, its service, and the id of the request that submitted it. */
+export function taskFields(job: Job<TaskData>): { task_id?: string; service: string; request_id?: string } {
+  const requestId = job.data?.request_id;
+  return { task_id: job.id, service: job.name, ...(requestId !== undefined && { request_id: requestId }) };
+}
+
 /** A run that ended revoked, or was handed back to the queue: no outcome of its own to store. */
 function isStop(err: unknown): boolean {
   const { name, message } = (err ?? {}) as Error;
@@ -78,7 +85,7 @@ export interface TaskProcessor {
 export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   const byName = new Map(o.services.map((s) => [s.name, s]));
   const checkpoints = new Checkpoints(o.redis);
-  let current: { id: string; key: string; stop(why: StopReason, message: string): void } | undefined;
+  let current: { id: string; key: string; job: Job<TaskData>; stop(why: StopReason, message: string): void } | undefined;
   const keyOf = (job: Job<TaskData>) => `${job.queueQualifiedName}:${job.id}`;
 
   /**
@@ -94,7 +101,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
    */
   const settle = async (job: Job<TaskData>, token: string | undefined): Promise<void> => {
     if (!(await claimOutcome(o.redis, { jobKey: keyOf(job), token: token ?? '', attemptsStarted: job.attemptsStarted }))) {
-      o.log.warn({ task_id: job.id, service: job.name, reason: 'revoked' }, 'the task was revoked as it ended: its outcome is not stored');
+      o.log.warn({ ...taskFields(job), reason: 'revoked' }, 'the task was revoked as it ended: its outcome is not stored');
       throw new Revoked();
     }
   };
@@ -109,15 +116,15 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     const stop = (reason: StopReason, message: string) => {
       if (why) return;
       why = reason;
-      o.log.warn({ task_id: job.id, service: job.name, reason }, `stopping the task: ${message}`);
+      o.log.warn({ ...taskFields(job), reason }, `stopping the task: ${message}`);
       controller.abort(new TaskStopped(reason, message));
     };
     // Set before the check for a revoke: one written after the check still finds the task here.
-    current = { id: job.id!, key: keyOf(job), stop };
+    current = { id: job.id!, key: keyOf(job), job, stop };
     // Capped at setTimeout's limit (about 24.8 days), beyond which it would fire at once.
     const timer = setTimeout(() => stop('timeout', `timed out after ${timeout} s`), Math.min(timeout * 1000, 2 ** 31 - 1));
     const progress = progressWriter(
-      (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'progress not saved')),
+      (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ ...taskFields(job), err: err.message }, 'progress not saved')),
       o.progressRate,
     );
     // Checkpoints are coalesced like progress: only the latest state matters. Each is written while this
@@ -126,8 +133,8 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     const checkpoint = progressWriter(
       (box) =>
         checkpoints.save(jobKey, token ?? '', JSON.stringify((box as { state: unknown }).state)).then(
-          (saved) => void (saved || o.log.warn({ task_id: job.id }, 'checkpoint not saved: this worker no longer holds the task')),
-          (err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'checkpoint not saved'),
+          (saved) => void (saved || o.log.warn(taskFields(job), 'checkpoint not saved: this worker no longer holds the task')),
+          (err: Error) => o.log.warn({ ...taskFields(job), err: err.message }, 'checkpoint not saved'),
         ),
       o.progressRate,
     );
@@ -146,6 +153,8 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
           resume,
           // The writer takes objects and numbers; a checkpoint is any JSON, so it is boxed.
           onCheckpoint: (state) => checkpoint.report({ state }),
+          requestId: job.data.request_id,
+          trace: currentCarrier(),
         })
         // The last progress and checkpoint are written before the task ends, whichever way: a client that
         // reads the final status sees the progress, and the task's next run gets the checkpoint.
@@ -188,7 +197,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     try {
       await o.onEnd?.(job);
     } catch (err) {
-      o.log.error({ task_id: job.id, err: (err as Error).message }, "the task's end could not be announced");
+      o.log.error({ ...taskFields(job), err: (err as Error).message }, "the task's end could not be announced");
     }
   };
 
@@ -206,8 +215,22 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     }
   };
 
+  /**
+   * With tracing on, each attempt is a span, a child of the enqueue's span whose context the job carries
+   * (a job without one starts a trace); a revoke or a hand-back is not a failure of it.
+   */
+  const traced = (job: Job<TaskData>, token?: string) => {
+    if (!tracingOn()) return announcing(job, token);
+    const attributes = {
+      'messaging.system': 'bullmq', 'messaging.operation.type': 'process', 'messaging.destination.name': job.queueName,
+      'messaging.message.id': job.id!, 'selfhost.task_id': job.id!, 'selfhost.service': job.name, 'selfhost.attempt': job.attemptsStarted,
+    };
+    const settings: SpanSettings = { kind: 'consumer', parent: job.data.trace ?? {}, attributes, failure: (err: unknown) => !isStop(err) };
+    return inSpan(`process ${job.queueName}`, settings, () => announcing(job, token));
+  };
+
   return {
-    processor: announcing,
+    processor: traced,
     revoke: (id) => {
       if (current?.id === id) current.stop('revoked', 'revoked');
     },
@@ -217,7 +240,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       try {
         if ((await isRevoked(o.redis, running.key)) && current === running) running.stop('revoked', 'revoked');
       } catch (err) {
-        o.log.warn({ task_id: running.id, err: (err as Error).message }, 'could not check whether the task was revoked');
+        o.log.warn({ ...taskFields(running.job), err: (err as Error).message }, 'could not check whether the task was revoked');
       }
     },
     shutdown: () => current?.stop('shutdown', 'the worker is shutting down'),

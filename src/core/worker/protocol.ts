@@ -13,8 +13,13 @@ export interface SandboxSetup {
 }
 
 export type ParentMessage =
-  /** `resume`: the task's last checkpoint, undefined when it has none. */
-  | { cmd: 'run'; name: string; input: unknown; taskId: string; resume?: unknown }
+  /**
+   * `resume`: the task's last checkpoint, undefined when it has none; `requestId`: the submitting request's,
+   * for the task's log lines; `trace`: with tracing on, the W3C context of the worker's span of the task.
+   */
+  | { cmd: 'run'; name: string; input: unknown; taskId: string; resume?: unknown; requestId?: string; trace?: Record<string, string> }
+  /** The worker is stopping: send what is left (spans) and exit. */
+  | { cmd: 'close' }
   /** `why` is undefined for an abort the worker did not decide (none today), which the service sees as a plain Error. */
   | { cmd: 'abort'; reason: string; why?: StopReason };
 

@@ -2,6 +2,7 @@
 // loop cannot stop the worker from renewing the task's lock, hearing a cancel, or killing it at a deadline.
 import { createRunner } from './dispatch.js';
 import { createLogger, type LogLevel } from '../process/logger.js';
+import { flushTracing, logTracingErrors, startTracing, stopTracing, tracingOn } from '../process/tracing.js';
 import { loadServices } from '../service/routes.js';
 import { queueOf, TaskStopped } from '../service/service.js';
 import type { ChildMessage, ParentMessage, SandboxSetup } from './protocol.js';
@@ -17,10 +18,13 @@ process.on('SIGTERM', () => {});
 // The worker is gone (even SIGKILLed): nobody will take our result, so stop.
 process.on('disconnect', () => process.exit(0));
 
+// With the worker's environment, so tracing is on here when it is on there: the service's run is a span of the task's trace.
+await startTracing('selfhost-worker');
 const services = await loadServices(setup.routes);
 // Only the worker's queue: a task of another queue is refused here too, not run on the wrong pods.
 const run = createRunner(services.filter((s) => queueOf(s) === setup.queue), new Map(setup.options), setup.limits);
 const log = createLogger(setup.logLevel as LogLevel, 'worker', { sync: true });
+logTracingErrors(log);
 let controller: AbortController | undefined;
 
 process.on('message', (message: ParentMessage) => {
@@ -28,17 +32,25 @@ process.on('message', (message: ParentMessage) => {
     controller?.abort(message.why ? new TaskStopped(message.why, message.reason) : new Error(message.reason));
     return;
   }
+  if (message.cmd === 'close') {
+    void stopTracing(1500).finally(() => process.exit(0));
+    return;
+  }
   controller = new AbortController();
-  const { taskId } = message;
+  const { taskId, requestId } = message;
   const ctx = {
-    log: log.child({ task_id: taskId, service: message.name }),
+    log: log.child({ task_id: taskId, service: message.name, ...(requestId !== undefined && { request_id: requestId }) }),
     progress: (value: number | object) => send({ cmd: 'progress', taskId, value }),
     checkpoint: (value: unknown) => send({ cmd: 'checkpoint', taskId, value }),
     resume: message.resume,
     signal: controller.signal,
     taskId,
+    trace: message.trace,
   };
-  run(message.name, message.input, ctx).then(
+  const running = run(message.name, message.input, ctx);
+  // The run's spans go out now rather than with the next batch: the worker may stop this process soon.
+  if (tracingOn()) void running.then(flushTracing, flushTracing);
+  running.then(
     // The runner has checked that JSON can carry the result; a send that fails all the same fails the
     // task, for good: it would fail again.
     (value) =>

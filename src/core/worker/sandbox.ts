@@ -19,6 +19,10 @@ export interface SandboxRun {
   /** The task's last checkpoint, handed to the service as `ctx.resume`. */
   resume?: unknown;
   onCheckpoint(value: unknown): void;
+  /** The id of the request that submitted the task, for the service's log lines. */
+  requestId?: string;
+  /** With tracing on, the context of the task's span, which the service's run continues. */
+  trace?: Record<string, string>;
 }
 
 // Run as TypeScript through tsx in development, as JavaScript once built: the entry has this file's extension.
@@ -148,7 +152,8 @@ export class Sandbox {
         onExit = (code, signal) => reject(new Error(`the service process died while running the task (${signal ?? `exit code ${code}`})`));
         child.on('message', onMessage);
         child.once('exit', onExit);
-        child.send({ cmd: 'run', name: task.name, input: task.input, taskId: task.taskId, resume: task.resume } satisfies ParentMessage, (err) => err && reject(err));
+        const { name, input, taskId, resume, requestId, trace } = task;
+        child.send({ cmd: 'run', name, input, taskId, resume, requestId, trace } satisfies ParentMessage, (err) => err && reject(err));
         if (task.signal.aborted) onAbort();
         else task.signal.addEventListener('abort', onAbort, { once: true });
       });
@@ -158,6 +163,25 @@ export class Sandbox {
       child.off('message', onMessage);
       child.off('exit', onExit);
     }
+  }
+
+  /**
+   * For a stopping worker: asks the service process to exit, which sends its last spans first, and kills it
+   * (and all it started) if it has not within `ms`.
+   */
+  async close(ms = 2000): Promise<void> {
+    const child = this.proc;
+    if (child) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.send({ cmd: 'close' } satisfies ParentMessage, () => {});
+      });
+    }
+    this.kill();
   }
 
   /** Kills the service process and all it started at once (SIGKILL: a blocked event loop cannot refuse it). */

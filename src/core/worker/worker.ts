@@ -15,7 +15,8 @@ import { Sandbox } from './sandbox.js';
 import { loadServices } from '../service/routes.js';
 import { queueOf } from '../service/service.js';
 import { onShutdown } from '../process/shutdown.js';
-import { taskProcessor } from './processor.js';
+import { taskFields, taskProcessor } from './processor.js';
+import { logTracingErrors, startTracing } from '../process/tracing.js';
 import { deletionCost, podApiFromEnvironment } from './deletion-cost.js';
 import { watchIdle } from './watchdog.js';
 import { Announcer } from '../webhooks/deliveries.js';
@@ -25,10 +26,13 @@ export const SHUTDOWN_MARGIN = 5;
 
 /** Runs a worker for the services of `routes`, the URL of a module whose `routes` export lists them (src/routes.ts). */
 export async function runWorker(routes: URL): Promise<void> {
+  // Before the logger, whose lines then carry the trace's ids; only when OTEL_* variables ask for it.
+  await startTracing('selfhost-worker');
   const { file, config, notes, redis } = loadWorkerConfig();
   const services = await loadServices(routes.href);
   const serviceOptions = resolveServiceOptions(file, config.services, services);
   const log = createLogger(config.log_level, 'worker', { sync: true });
+  logTracingErrors(log);
   if (notes.length > 0) log.warn({ config: file, notes }, CELERY_WARNING);
   const mine = services.filter((s) => queueOf(s) === config.queue);
   const connection = connect(redis, { maxRetriesPerRequest: null });
@@ -69,11 +73,11 @@ export async function runWorker(routes: URL): Promise<void> {
     autorun: false,
   });
   worker.on('failed', (job, err) => {
-    log.warn({ task_id: job?.id, service: job?.name, err: err.message }, 'task failed');
+    log.warn({ ...(job && taskFields(job)), err: err.message }, 'task failed');
     // Failed without a run, its worker having died too often (max_stalled): its end is announced here.
     if (job?.deferredFailure) announcer.announce(job.id!, job.data).catch((e: Error) => log.error({ task_id: job.id, err: e.message }, "the task's end could not be announced"));
   });
-  worker.on('completed', (job) => log.info({ task_id: job.id, service: job.name }, 'task done'));
+  worker.on('completed', (job) => log.info(taskFields(job), 'task done'));
   // A task that has ended gives its owner's quota slot back (a failed run to be retried keeps it). Lost
   // to an outage, it is given back by the next submit that finds its owner at the limit.
   const giveBack = (job?: Job<TaskData>) => job && void release(connection, config.queue_prefix, job.data.owner, `${job.queueQualifiedName}:${job.id}`).catch(() => {});
@@ -109,7 +113,8 @@ export async function runWorker(routes: URL): Promise<void> {
     const grace = setTimeout(() => tasks.shutdown(), config.shutdown_grace * 1000);
     await worker.close();
     clearTimeout(grace);
-    sandbox.kill();
+    // The service process exits on its own, after sending its last spans; killed if it does not.
+    await sandbox.close();
     await stopWatching();
     await announcer.close();
     await health?.close();
