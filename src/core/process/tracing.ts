@@ -3,7 +3,7 @@
 // that a request or a task pays nothing for it. docs/observability.md says how to turn it on.
 import type { Attributes, Span, SpanStatusCode, Tracer } from '@opentelemetry/api';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { Logger } from './logger.js';
+import type { Logger } from 'pino';
 import { ConfigError } from './main.js';
 
 export type { Span };
