@@ -67,7 +67,23 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     }
   };
 
-  const attempt = async (job: Job<TaskData>, token?: string) => {
+  /**
+   * Runs `next` (the claim, or the check for a revoke), and waits for the run's last progress and
+   * checkpoint writes as well: started together, they leave in one socket write and take one round trip
+   * instead of two in turn. On one connection Redis runs them in the order they were sent, so the writes
+   * still land before BullMQ stores the outcome.
+   */
+  const afterWrites = async <T>(writes: Promise<unknown> | undefined, next: () => Promise<T>): Promise<T> => {
+    const call = next();
+    try {
+      return await call;
+    } finally {
+      await writes;
+    }
+  };
+
+  /** `ending.writes`: the run's last progress and checkpoint writes, once the service has returned or thrown. */
+  const attempt = async (job: Job<TaskData>, token: string | undefined, ending: { writes?: Promise<unknown> }) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
     o.onBusy?.(true);
@@ -116,8 +132,9 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
           onCheckpoint: (state) => checkpoint.report({ state }),
         })
         // The last progress and checkpoint are written before the task ends, whichever way: a client that
-        // reads the final status sees the progress, and the task's next run gets the checkpoint.
-        .finally(() => Promise.all([progress.flush(), checkpoint.flush()]));
+        // reads the final status sees the progress, and the task's next run gets the checkpoint. They are
+        // awaited with the next Redis call (afterWrites).
+        .finally(() => void (ending.writes = Promise.all([progress.flush(), checkpoint.flush()])));
       // A service that returns once its signal has aborted hands back a partial result: the task ends
       // as the stop says (timed out, revoked, back to the queue), not as a success.
       if (why) throw controller.signal.reason;
@@ -127,6 +144,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       if (why === 'revoked') throw new UnrecoverableError(REVOKED_REASON);
       if (why === 'shutdown') {
         // Not a failure: the task goes back to the queue, as if never started, and another worker runs it.
+        await ending.writes;
         await job.moveToWait(token);
         throw new WaitingError();
       }
@@ -139,16 +157,19 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   };
 
   const processor = async (job: Job<TaskData>, token?: string) => {
+    const ending: { writes?: Promise<unknown> } = {};
     let result: unknown;
     try {
-      result = await attempt(job, token);
+      result = await attempt(job, token, ending);
     } catch (err) {
-      if (final(job, err)) await settle(job, token);
+      if (final(job, err)) await afterWrites(ending.writes, () => settle(job, token));
       // A run that would be retried, of a task revoked meanwhile: it ends now rather than at its next start.
-      else if (!isStop(err) && (await isRevoked(o.redis, keyOf(job)))) throw new UnrecoverableError(REVOKED_REASON);
+      else if (!isStop(err) && (await afterWrites(ending.writes, () => isRevoked(o.redis, keyOf(job))))) throw new UnrecoverableError(REVOKED_REASON);
+      // Revoked, or handed back: its last writes land before BullMQ stores the failure.
+      else await ending.writes;
       throw err;
     }
-    await settle(job, token);
+    await afterWrites(ending.writes, () => settle(job, token));
     return result;
   };
 
