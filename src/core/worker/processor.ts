@@ -27,6 +27,12 @@ export interface TaskProcessorOptions {
 }
 
 
+/**
+ * Milliseconds a progress report waits before it is written: a short task's last progress (the sleep
+ * service reports 100 as it ends) then goes out with the claim of its outcome, in one round trip.
+ */
+const PROGRESS_HOLD_MS = 5;
+
 /** A run that ended revoked, or was handed back to the queue: no outcome of its own to store. */
 function isStop(err: unknown): boolean {
   const { name, message } = (err ?? {}) as Error;
@@ -103,6 +109,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     const progress = progressWriter(
       (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ task_id: job.id, err: err.message }, 'progress not saved')),
       o.progressRate,
+      PROGRESS_HOLD_MS,
     );
     // Checkpoints are coalesced like progress: only the latest state matters. Each is written while this
     // worker holds the task's lock, and the last one before the task ends or goes back to the queue.
