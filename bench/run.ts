@@ -17,6 +17,7 @@ import { peakRss, ROOT, rssMb, sleep } from './children.js';
 import { drainRate, mathsJob } from './drain.js';
 import { requestsPerSecond, sizeRun } from './http-load.js';
 import { figures, roundsRecord, type HttpRound, type JobRound, type Measured } from './figures.js';
+import { backlogRounds, type BacklogResult } from './backlog.js';
 import { apiRoundTrips, bareRoundTrips, detectWaitMode, percentile, type WaitMode } from './latency.js';
 import { table, writeResults } from './report.js';
 
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     starts: { type: 'string' },
     samples: { type: 'string' },
     connections: { type: 'string' },
+    /** Tasks waiting during the backlog runs. */
+    backlog: { type: 'string' },
     /** Cost of the user's bcrypt hash: lower it to see, in a profile, what the server spends besides bcrypt. */
     'bcrypt-cost': { type: 'string', default: '10' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
@@ -48,6 +51,9 @@ const STARTS = Number(args.starts ?? (quick ? 1 : 5));
 const SAMPLES = Number(args.samples ?? (quick ? 10 : 50));
 // The smoke run uses fewer: 32 requests waiting on bcrypt at once can outlast the server's Redis command timeout.
 const CONNECTIONS = Number(args.connections ?? (quick ? 8 : 32));
+const BACKLOG = Number(args.backlog ?? (quick ? 20_000 : 200_000));
+/** Requests per backlog run, over 8 connections: a few clients polling their tasks, not a flood. */
+const BACKLOG_REQUESTS = quick ? 200 : 2000;
 const QUEUE = 'tasks';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -247,6 +253,21 @@ async function httpRounds({ start, stack, queues, events, ports, configs, author
 }
 
 /**
+ * Status reads and submits with BACKLOG tasks waiting, against the same on an empty queue, --rounds times:
+ * after the load runs, before any worker serves the queue. The backlog is filled by one script (a second
+ * or so for 200,000), not by submits, and trimmed off again after each pass.
+ */
+async function backlogRuns({ stack, ports, authorization }: Bench): Promise<BacklogResult> {
+  return backlogRounds(
+    { redisUrl: stack.redisUrl, prefix: 'bench', queue: QUEUE, base: url(ports.server, ''), authorization, backlog: BACKLOG, requests: BACKLOG_REQUESTS, rounds: ROUNDS },
+    (round, i) => {
+      const ms = (key: string) => `${round[key]!.empty.load.latencyMs.toFixed(2)} → ${round[key]!.full.load.latencyMs.toFixed(2)} ms`;
+      say(`  backlog round ${i + 1}: ${Object.keys(round).map((key) => `${key} ${ms(key)}`).join(', ')}, Redis per status read ${round.status!.empty.redisUs!.toFixed(0)} → ${round.status!.full.redisUs!.toFixed(0)} µs`);
+    },
+  );
+}
+
+/**
  * Jobs per second and peak memory of the worker beside a bare and a sandboxed BullMQ Worker, and in each
  * round the end-to-end latency of a task through the API beside a bare BullMQ round trip, --rounds times.
  */
@@ -282,7 +303,7 @@ function report(measured: Measured, notes: string[], cost: number): void {
   const record = {
     date: new Date().toISOString(),
     machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg_at_end: loadavg() },
-    options: { quick, compiled: !SOURCE, rounds: ROUNDS, starts: STARTS, duration_s: DURATION, connections: CONNECTIONS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: cost },
+    options: { quick, compiled: !SOURCE, rounds: ROUNDS, starts: STARTS, duration_s: DURATION, connections: CONNECTIONS, backlog: BACKLOG, backlog_requests: BACKLOG_REQUESTS, drain_jobs: JOBS, round_trips: SAMPLES, bcrypt_cost: cost },
     e2e_mode: measured.mode,
     notes,
     figures: results,
@@ -294,14 +315,15 @@ function report(measured: Measured, notes: string[], cost: number): void {
 async function main(): Promise<void> {
   const bench = await setUp();
   try {
-    say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips`);
+    say(`bench: ${ROUNDS} round(s), ${quick ? `${CONNECTIONS * 2} requests` : `about ${DURATION} s`} per load run, ${CONNECTIONS} connections, ${JOBS} jobs per drain, ${SAMPLES} round trips, ${BACKLOG} tasks waiting for the backlog runs`);
     say(`       ${SOURCE ? 'TypeScript sources through tsx' : 'compiled JavaScript (bench/.build), NODE_ENV=production'}`);
     say(`       node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()[0].toFixed(2)}`);
     const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [];
     const { idle, ready } = await startUpsAndIdleMemory(bench);
     const { http, notes } = await httpRounds(bench, profile);
+    const backlog = await backlogRuns(bench);
     const { jobs, mode } = await workerRounds(bench, profile);
-    report({ http, jobs, mode, idle, ready }, notes, bench.cost);
+    report({ http, jobs, mode, idle, ready, backlog }, notes, bench.cost);
   } finally {
     await bench.stack.stop();
   }

@@ -6,6 +6,7 @@ import { ConfigError } from '../process/main.js';
 import type { Logger } from '../process/logger.js';
 import { Cluster, Redis } from './bullmq.js';
 import { certificateProblem, probeHandshake } from './certificates.js';
+import { CoalescingRedis } from './coalesce.js';
 import { NotDurableError } from './durability.js';
 import { parseRedisUrl, type RedisTarget, type RedisTls } from './url.js';
 
@@ -70,9 +71,10 @@ export function connect(target: string | RedisTarget, options: RedisOptions = {}
     lazyConnect: false,
   };
   const [first] = parsed.hosts;
-  if (parsed.kind === 'single') return new Redis({ host: first.host, port: first.port, db: parsed.db, ...common, ...options });
+  // Commands sent in one event-loop turn leave in one write (coalesce.ts); a Cluster's node connections are ioredis' own.
+  if (parsed.kind === 'single') return new CoalescingRedis({ host: first.host, port: first.port, db: parsed.db, ...common, ...options });
   if (parsed.kind === 'sentinel') {
-    return new Redis({
+    return new CoalescingRedis({
       sentinels: parsed.hosts,
       name: parsed.masterName,
       db: parsed.db,

@@ -32,7 +32,6 @@ export interface TaskProcessorOptions {
   onEnd?(job: Job<TaskData>): Promise<void>;
 }
 
-
 /**
  * How a run ended, as the worker's metrics count it. `retried` is a failed attempt BullMQ runs again;
  * the others are a task's final outcome.
@@ -65,6 +64,12 @@ export function taskFields(job: Job<TaskData>): { task_id?: string; service: str
   const requestId = job.data?.request_id;
   return { task_id: job.id, service: job.name, ...(requestId !== undefined && { request_id: requestId }) };
 }
+
+/**
+ * Milliseconds a progress report waits before it is written: a short task's last progress (the sleep
+ * service reports 100 as it ends) then goes out with the claim of its outcome, in one round trip.
+ */
+const PROGRESS_HOLD_MS = 5;
 
 /** A run that ended revoked, or was handed back to the queue: no outcome of its own to store. */
 function isStop(err: unknown): boolean {
@@ -106,7 +111,23 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     }
   };
 
-  const attempt = async (job: Job<TaskData>, token?: string) => {
+  /**
+   * Runs `next` (the claim, or the check for a revoke), and waits for the run's last progress and
+   * checkpoint writes as well: started together, they leave in one socket write and take one round trip
+   * instead of two in turn. On one connection Redis runs them in the order they were sent, so the writes
+   * still land before BullMQ stores the outcome.
+   */
+  const afterWrites = async <T>(writes: Promise<unknown> | undefined, next: () => Promise<T>): Promise<T> => {
+    const call = next();
+    try {
+      return await call;
+    } finally {
+      await writes;
+    }
+  };
+
+  /** `ending.writes`: the run's last progress and checkpoint writes, once the service has returned or thrown. */
+  const attempt = async (job: Job<TaskData>, token: string | undefined, ending: { writes?: Promise<unknown> }) => {
     const service = byName.get(job.name);
     if (!service) throw new UnrecoverableError(`no service named "${job.name}" on this worker`);
     o.onBusy?.(true);
@@ -126,6 +147,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
     const progress = progressWriter(
       (value) => job.updateProgress(value).catch((err: Error) => o.log.warn({ ...taskFields(job), err: err.message }, 'progress not saved')),
       o.progressRate,
+      PROGRESS_HOLD_MS,
     );
     // Checkpoints are coalesced like progress: only the latest state matters. Each is written while this
     // worker holds the task's lock, and the last one before the task ends or goes back to the queue.
@@ -157,8 +179,9 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
           trace: currentCarrier(),
         })
         // The last progress and checkpoint are written before the task ends, whichever way: a client that
-        // reads the final status sees the progress, and the task's next run gets the checkpoint.
-        .finally(() => Promise.all([progress.flush(), checkpoint.flush()]));
+        // reads the final status sees the progress, and the task's next run gets the checkpoint. They are
+        // awaited with the next Redis call (afterWrites).
+        .finally(() => void (ending.writes = Promise.all([progress.flush(), checkpoint.flush()])));
       // A service that returns once its signal has aborted hands back a partial result: the task ends
       // as the stop says (timed out, revoked, back to the queue), not as a success.
       if (why) throw controller.signal.reason;
@@ -168,6 +191,7 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
       if (why === 'revoked') throw new Revoked();
       if (why === 'shutdown') {
         // Not a failure: the task goes back to the queue, as if never started, and another worker runs it.
+        await ending.writes;
         await job.moveToWait(token);
         throw new WaitingError();
       }
@@ -180,16 +204,19 @@ export function taskProcessor(o: TaskProcessorOptions): TaskProcessor {
   };
 
   const processor = async (job: Job<TaskData>, token?: string) => {
+    const ending: { writes?: Promise<unknown> } = {};
     let result: unknown;
     try {
-      result = await attempt(job, token);
+      result = await attempt(job, token, ending);
     } catch (err) {
-      if (final(job, err)) await settle(job, token);
+      if (final(job, err)) await afterWrites(ending.writes, () => settle(job, token));
       // A run that would be retried, of a task revoked meanwhile: it ends now rather than at its next start.
-      else if (!isStop(err) && (await isRevoked(o.redis, keyOf(job)))) throw new Revoked();
+      else if (!isStop(err) && (await afterWrites(ending.writes, () => isRevoked(o.redis, keyOf(job))))) throw new Revoked();
+      // Revoked, or handed back: its last writes land before BullMQ stores the failure.
+      else await ending.writes;
       throw err;
     }
-    await settle(job, token);
+    await afterWrites(ending.writes, () => settle(job, token));
     return result;
   };
 

@@ -48,4 +48,19 @@ describe('progressWriter', () => {
     await flushed;
     expect(events).toEqual(['start 1', 'end 1', 'start 2', 'end 2']);
   });
+
+  it('holds even the first value for holdMs, and a flush meanwhile writes it at once', async () => {
+    const written: unknown[] = [];
+    const progress = progressWriter(async (value) => void written.push(value), 10, 5);
+    progress.report(1);
+    await vi.advanceTimersByTimeAsync(4);
+    expect(written).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(written).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(500);
+    progress.report(2);
+    progress.report(3);
+    await progress.flush();
+    expect(written).toEqual([1, 3]);
+  });
 });
