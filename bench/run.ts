@@ -53,7 +53,7 @@ const SAMPLES = Number(args.samples ?? (quick ? 10 : 50));
 const CONNECTIONS = Number(args.connections ?? (quick ? 8 : 32));
 const BACKLOG = Number(args.backlog ?? (quick ? 20_000 : 200_000));
 /** Requests per backlog run, over 8 connections: a few clients polling their tasks, not a flood. */
-const BACKLOG_REQUESTS = quick ? 200 : 2000;
+const BACKLOG_REQUESTS = quick ? 200 : 5000;
 const QUEUE = 'tasks';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -259,7 +259,7 @@ async function backlogRuns({ stack, ports, authorization }: Bench): Promise<Back
   return backlogRounds(
     { redisUrl: stack.redisUrl, prefix: 'bench', queue: QUEUE, base: url(ports.server, ''), authorization, backlog: BACKLOG, requests: BACKLOG_REQUESTS, rounds: ROUNDS },
     (round, i) => {
-      const ms = (key: string) => `${round[key]!.empty.load.latencyMs.toFixed(2)} → ${round[key]!.full.load.latencyMs.toFixed(2)} ms`;
+      const ms = (key: string) => `${round[key]!.empty.ms.toFixed(2)} → ${round[key]!.full.ms.toFixed(2)} ms`;
       say(`  backlog round ${i + 1}: ${Object.keys(round).map((key) => `${key} ${ms(key)}`).join(', ')}, Redis per status read ${round.status!.empty.redisUs!.toFixed(0)} → ${round.status!.full.redisUs!.toFixed(0)} µs`);
     },
   );
