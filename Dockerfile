@@ -41,6 +41,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node under tini (not npm), so SIGTERM reaches the app's graceful shutdown; `docker run IMAGE node
-# dist/worker.js` replaces the command and keeps tini.
+# dist/worker.js` replaces the command and keeps tini. The server's young generation is capped at 2 x 8 MB
+# (V8's default lets it take 2 x 16 MB under load), for no measurable CPU (docs/performance.md#memory).
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=8", "dist/server.js"]

@@ -39,14 +39,14 @@ export interface Measured {
 /** A cost with the backlog may be this many times the same on an empty queue. */
 const BACKLOG_LIMIT = 1.5;
 
-/** Each probe's mean latency with the backlog against an empty queue, and Redis' own time per status read. */
+/** Each probe's time per request with the backlog against an empty queue, and Redis' own time per status read. */
 function backlogFigures(backlog: BacklogResult): Figure[] {
   const waiting = `${backlog.backlog.toLocaleString('en-US')} tasks waiting`;
   const limit = { kind: 'ratio-max', limit: BACKLOG_LIMIT } as const;
   const row = (key: string, label: string, unit: string, { empty, full }: { empty: number; full: number }) =>
     figure(key, `${label}, ${waiting}`, unit, full, { label: 'the same, empty queue', value: empty }, limit);
   return [
-    ...PROBES.map((p) => row(`backlog_${p.key}_ms`, p.label, 'ms', backlogMedians(backlog, p.key, (r) => r.load.latencyMs))),
+    ...PROBES.map((p) => row(`backlog_${p.key}_ms`, p.label, 'ms', backlogMedians(backlog, p.key, (r) => r.ms))),
     row('backlog_status_redis_us', 'Redis time per status read', 'µs', backlogMedians(backlog, 'status', (r) => r.redisUs!)),
   ];
 }

@@ -12,8 +12,6 @@ export interface LoadOptions {
 export interface Load {
   /** Answers per second with the expected status. */
   rate: number;
-  /** Mean milliseconds from a request to its answer, over all of them. */
-  latencyMs: number;
   /** Answers with another status, and connection errors or timeouts, as `{ "503": 14, errors: 2 }`. */
   unexpected: Record<string, number>;
 }
@@ -32,7 +30,7 @@ export async function requestsPerSecond({ url, connections, amount, headers }: L
   }
   if (result.errors > 0) unexpected.errors = result.errors;
   if (ok === 0) throw new Error(`${url}: no answer was ${expected} (${JSON.stringify(unexpected)})`);
-  return { rate: ok / result.duration, latencyMs: result.latency.mean, unexpected };
+  return { rate: ok / result.duration, unexpected };
 }
 
 /**

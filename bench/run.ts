@@ -3,7 +3,7 @@
 // `--quick` is the smoke run the test suite uses: a few seconds, figures too noisy to read anything from.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,7 +53,7 @@ const SAMPLES = Number(args.samples ?? (quick ? 10 : 50));
 const CONNECTIONS = Number(args.connections ?? (quick ? 8 : 32));
 const BACKLOG = Number(args.backlog ?? (quick ? 20_000 : 200_000));
 /** Requests per backlog run, over 8 connections: a few clients polling their tasks, not a flood. */
-const BACKLOG_REQUESTS = quick ? 200 : 2000;
+const BACKLOG_REQUESTS = quick ? 200 : 5000;
 const QUEUE = 'tasks';
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -75,6 +75,11 @@ function command(entry: string): string {
   return SOURCE ? entry : join(BUILD, entry.replace(/\.ts$/, '.js'));
 }
 const BUILD = join(ROOT, 'bench', '.build');
+/**
+ * The Node.js flags the image runs the server with: those of package.json's start:server, which the
+ * Dockerfile and the manifests repeat (test/deploy.test.ts holds them to it).
+ */
+const SERVER_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['start:server']!.split(' ').slice(1, -1);
 const url = (port: number, path: string) => `http://127.0.0.1:${port}${path}`;
 /** Milliseconds between readiness checks: the start-up figures are read to this. */
 const READY_EVERY = 5;
@@ -168,7 +173,7 @@ async function startUps(launch: (name: string) => Proc, ready: (proc: Proc) => P
 /** Start-up time and idle memory of the server, the worker and their baselines. */
 async function startUpsAndIdleMemory({ start, ports, configs }: Bench): Promise<Pick<Measured, 'idle' | 'ready'>> {
   const serverStarts = await startUps(
-    (name) => start(`server-${name}`, 'src/server.ts', { CONFIG_FILENAME: configs.server }),
+    (name) => start(`server-${name}`, 'src/server.ts', { CONFIG_FILENAME: configs.server }, SERVER_FLAGS),
     (proc) => proc.waitForHttp(url(ports.server, '/healthz'), 30_000, READY_EVERY),
   );
   const helloStarts = await startUps(
@@ -192,7 +197,7 @@ async function startUpsAndIdleMemory({ start, ports, configs }: Bench): Promise<
 
 /** Requests per second and peak memory of the server's routes beside bare Hono and BullMQ, --rounds times. */
 async function httpRounds({ start, stack, queues, events, ports, configs, authorization }: Bench, profile: string[]): Promise<{ http: HttpRound[]; notes: string[] }> {
-  const server = start('server', 'src/server.ts', { CONFIG_FILENAME: configs.server }, profile);
+  const server = start('server', 'src/server.ts', { CONFIG_FILENAME: configs.server }, [...SERVER_FLAGS, ...profile]);
   await server.waitForHttp(url(ports.server, '/healthz'), 30_000, READY_EVERY);
   const hello = start('hello', 'bench/baselines/hello.ts', { PORT: String(ports.hello) });
   await hello.waitForHttp(url(ports.hello, '/'), 30_000, READY_EVERY);
@@ -261,7 +266,7 @@ async function backlogRuns({ stack, ports, authorization }: Bench): Promise<Back
   return backlogRounds(
     { redisUrl: stack.redisUrl, prefix: 'bench', queue: QUEUE, base: url(ports.server, ''), authorization, backlog: BACKLOG, requests: BACKLOG_REQUESTS, rounds: ROUNDS },
     (round, i) => {
-      const ms = (key: string) => `${round[key]!.empty.load.latencyMs.toFixed(2)} → ${round[key]!.full.load.latencyMs.toFixed(2)} ms`;
+      const ms = (key: string) => `${round[key]!.empty.ms.toFixed(2)} → ${round[key]!.full.ms.toFixed(2)} ms`;
       say(`  backlog round ${i + 1}: ${Object.keys(round).map((key) => `${key} ${ms(key)}`).join(', ')}, Redis per status read ${round.status!.empty.redisUs!.toFixed(0)} → ${round.status!.full.redisUs!.toFixed(0)} µs`);
     },
   );

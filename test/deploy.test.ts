@@ -24,6 +24,8 @@ const K8S = join(ROOT, 'deploy/k8s');
 /** The image's init, as installed by Debian's `tini` package. */
 const TINI = ['/usr/bin/tini', '--'];
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+/** The server's command, V8 flags included, as `npm run start:server` runs it: every deployment runs the same. */
+const SERVER_COMMAND = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['start:server']!.split(' ');
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string }; spec?: any };
 
@@ -122,7 +124,7 @@ describe('Kubernetes manifests', () => {
   it('run the server with its config from a Secret, a readiness and a liveness probe', () => {
     const spec = podSpec('server');
     const [container] = spec.containers;
-    expect(container.command).toEqual(['node', 'dist/server.js']);
+    expect(container.command).toEqual(SERVER_COMMAND);
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
     expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
     expect(kustomization.secretGenerator.map((g: any) => g.name)).toContain(spec.volumes.find((v: any) => v.secret).secret.secretName);
@@ -435,7 +437,7 @@ describe('compose.yaml', () => {
     const { server, worker } = compose.services;
     expect(worker.container_name).toBeUndefined();
     expect(worker.command).toEqual(['node', 'dist/worker.js']);
-    expect(server.command).toEqual(['node', 'dist/server.js']);
+    expect(server.command).toEqual(SERVER_COMMAND);
     expect(compose.secrets[server.secrets[0].source].file).toBe('./server_config.yaml');
     expect(compose.configs[worker.configs[0].source].file).toBe('./worker_config.yaml');
     expect(server.environment.CONFIG_FILENAME).toBe(`/run/secrets/${server.secrets[0].target}`);
@@ -476,7 +478,7 @@ describe('Dockerfile', () => {
     expect(users.length).toBeGreaterThan(0);
     const user = users.at(-1)!.split(/\s+/)[1].split(':')[0];
     expect(['root', '0']).not.toContain(user);
-    expect(JSON.parse(instruction('CMD')[0].slice(4))).toEqual(['node', 'dist/server.js']);
+    expect(JSON.parse(instruction('CMD')[0].slice(4))).toEqual(SERVER_COMMAND);
     // tini as PID 1 reaps zombies, and is installed in the final stage, as root, before USER.
     expect(JSON.parse(instruction('ENTRYPOINT')[0].slice('ENTRYPOINT '.length))).toEqual(TINI);
     const install = final.findIndex((l) => /^RUN apt-get update\s+&&\s+apt-get install -y --no-install-recommends tini\b/.test(l));

@@ -1,13 +1,14 @@
 import bcrypt from 'bcryptjs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../test/helpers.js';
 import { HashPool, HashPoolBusy } from './hash-pool.js';
 import { parseHash, type PasswordHash } from './password-hash.js';
 
 const pools: HashPool[] = [];
 afterAll(() => Promise.all(pools.map((pool) => pool.close())));
 
-function poolOf(threads: number, queue: number): HashPool {
-  const pool = new HashPool({ threads, queue });
+function poolOf(threads: number, queue: number, idleExitMs?: number): HashPool {
+  const pool = new HashPool({ threads, queue, idleExitMs });
   pools.push(pool);
   return pool;
 }
@@ -49,5 +50,19 @@ describe('password check threads', () => {
     const first = pool.verify('pw', hash);
     await expect(pool.verify('pw', hash)).rejects.toBeInstanceOf(HashPoolBusy);
     expect(await Promise.all([first, pool.verify('pw', hash, false)])).toMatchObject([{ ok: true }, { ok: true }]);
+  });
+
+  it('stops a thread that has waited idleExitMs for a check, and starts one again for the next check', async () => {
+    const pool = poolOf(2, 5, 300);
+    const hash = parseHash(bcrypt.hashSync('pw', 4))!;
+    await Promise.all([pool.verify('pw', hash), pool.verify('pw', hash)]);
+    expect(pool.size).toBe(2);
+    // A check within the wait keeps its thread.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await pool.verify('pw', hash)).toMatchObject({ ok: true });
+    expect(pool.size).toBeGreaterThan(0);
+    await eventually(async () => (pool.size === 0 ? true : undefined), 5000, 20);
+    expect(await pool.verify('pw', hash)).toMatchObject({ ok: true });
+    expect(pool.size).toBe(1);
   });
 });

@@ -44,7 +44,16 @@ export interface HashPoolOptions {
   threads: number;
   /** Checks that may wait for a thread; one more is refused with HashPoolBusy. */
   queue: number;
+  /** Milliseconds a thread may wait for a check before it stops (default IDLE_EXIT_MS); the next check starts another. */
+  idleExitMs?: number;
 }
+
+/**
+ * A thread is a V8 of its own with bcryptjs loaded, some 8-10 MB of memory. With the credential cache a
+ * user's password is checked once every `auth.cache_ttl` seconds, so a thread mostly waits: it stops
+ * after this long without a check, and the next check pays some 50 ms to start another.
+ */
+export const IDLE_EXIT_MS = 10_000;
 
 /** How a check went: `ms` of work on its thread; `error` when the hash could not be checked (not `ok` then). */
 export interface HashCheck {
@@ -70,9 +79,15 @@ export class HashPool {
   private readonly idle: Worker[] = [];
   private readonly running = new Map<Worker, Job>();
   private readonly queue: Job[] = [];
+  private readonly idleTimers = new Map<Worker, NodeJS.Timeout>();
   private closed = false;
 
   constructor(private readonly options: HashPoolOptions) {}
+
+  /** Threads running or waiting for a check. */
+  get size(): number {
+    return this.threads.size;
+  }
 
   /** Whether a check asked for now would be refused. */
   get full(): boolean {
@@ -96,6 +111,7 @@ export class HashPool {
   /** Stops the threads; checks not finished yet fail. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const timer of this.idleTimers.values()) clearTimeout(timer);
     for (const job of this.queue.splice(0)) job.resolve({ ok: false, ms: 0, error: 'the password check threads are closed' });
     await Promise.all([...this.threads].map((thread) => thread.terminate()));
   }
@@ -103,6 +119,8 @@ export class HashPool {
   private dispatch(): void {
     while (this.queue.length > 0 && (this.idle.length > 0 || this.threads.size < this.options.threads)) {
       const thread = this.idle.pop() ?? this.start();
+      clearTimeout(this.idleTimers.get(thread));
+      this.idleTimers.delete(thread);
       const job = this.queue.shift()!;
       this.running.set(thread, job);
       // An idle thread does not keep the process alive; one with a check to finish does.
@@ -121,11 +139,17 @@ export class HashPool {
       thread.unref();
       job?.resolve(check);
       this.dispatch();
+      // Still idle after the dispatch: it stops unless a check comes first (its 'exit' forgets it).
+      if (this.idle.includes(thread)) {
+        this.idleTimers.set(thread, setTimeout(() => void thread.terminate(), this.options.idleExitMs ?? IDLE_EXIT_MS).unref());
+      }
     });
     let failure = 'the password check thread stopped';
     thread.on('error', (err) => (failure = `the password check thread failed: ${err.message}`));
     // A thread that dies fails its check, and the next check starts another.
     thread.on('exit', () => {
+      clearTimeout(this.idleTimers.get(thread));
+      this.idleTimers.delete(thread);
       this.threads.delete(thread);
       if (this.idle.includes(thread)) this.idle.splice(this.idle.indexOf(thread), 1);
       const job = this.running.get(thread);

@@ -2,25 +2,35 @@
 // whatever the route added (`logFields`): a request that queues a task says which in the same line.
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
+import type { Logger } from '../process/logger.js';
 import type { AppEnv } from './app-env.js';
 
 /** Probes and scrapes arrive every few seconds: logged at debug so they do not drown the rest. */
 const QUIET = new Set(['/healthz', '/readyz', '/metrics']);
 
-export function requestLog(): MiddlewareHandler<AppEnv> {
+/**
+ * Gives the request a logger of its own (`c.get('log')`, which carries the request id) and logs one line
+ * when it is answered. One middleware for both: each one more is a step and a promise on every request.
+ */
+export function requestLog(log: Logger): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const start = performance.now();
+    const own = log.child({ request_id: c.get('requestId') });
+    c.set('log', own);
     await next();
+    const status = c.res.status;
+    const quiet = status < 400 && QUIET.has(c.req.path);
+    // A quiet line is built only when debug lines are written.
+    if (quiet && !own.isLevelEnabled('debug')) return;
     const line = {
       method: c.req.method,
       path: c.req.path,
       route: routePath(c),
-      status: c.res.status,
+      status,
       ms: Math.round((performance.now() - start) * 10) / 10,
       ...c.get('logFields'),
     };
-    const log = c.get('log');
-    if (QUIET.has(c.req.path) && c.res.status < 400) log.debug(line, 'request');
-    else log.info(line, 'request');
+    if (quiet) own.debug(line, 'request');
+    else own.info(line, 'request');
   };
 }

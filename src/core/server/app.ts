@@ -1,14 +1,14 @@
 // The app factory: builds the Hono app from its parts, with no side effects, so tests call app.request().
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { methodNotAllowed } from 'hono/method-not-allowed';
 import type { AppEnv } from '../http/app-env.js';
 import { basicAuth } from '../auth/basic-auth.js';
 import type { HashPool } from '../auth/hash-pool.js';
 import type { ServerConfig } from '../config/schema.js';
 import { dashboard, DASHBOARD_PATH } from '../api/dashboard.js';
 import { apiDocs } from '../openapi/docs.js';
-import { errorJson, notFound, onError } from '../http/errors.js';
+import { errorJson, onError } from '../http/errors.js';
+import { notFoundOrNotAllowed } from '../http/method-not-allowed.js';
 import { health } from '../api/health.js';
 import { bodiless, responseHeaders } from '../http/node-headers.js';
 import type { Logger } from '../process/logger.js';
@@ -48,20 +48,13 @@ export function createApp({ config, log, tasks, serviceOptions, routes, checks, 
   // A client's own request id is kept when it is short and plain ([A-Za-z0-9_=-]), else replaced by a UUID.
   // JSON needs no page rights; /docs and the dashboard set the CSP their pages need, which wins.
   app.use(responseHeaders({ pages: ['/docs', DASHBOARD_PATH], pageHeaders: { contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
-  app.use(methodNotAllowed({ app, onMethodNotAllowed: (c, methods) => {
-    c.header('Allow', methods.join(', '));
-    return errorJson(c, 405, 'method not allowed');
-  } }));
-  app.use((c, next) => {
-    c.set('log', log.child({ request_id: c.get('requestId') }));
-    return next();
-  });
-  app.use(requestLog());
+  app.use(requestLog(log));
   const limit = bodyLimit({ maxSize: config.body_limit, onError: (c) => errorJson(c, 413, `request body over ${config.body_limit} bytes`) });
   // Only a body can be over the limit; checking a GET would build a fetch Request for nothing.
   app.use((c, next) => (bodiless(c) ? next() : limit(c, next)));
   app.onError(onError(log));
-  app.notFound(notFound);
+  // 404, or 405 with Allow where a route serves the path with other methods.
+  app.notFound(notFoundOrNotAllowed(app));
 
   const auth = basicAuth({ config, redis: tasks.connection, checks });
 
