@@ -43,13 +43,15 @@ function setup(config: Record<string, unknown> = {}) {
   };
   const submit = (name: string, input: unknown) => tasks.submit(services.find((s) => s.name === name)!, input, 'alice');
   const status = async (id: string) => (await tasks.status(id, 'alice'))!;
+  /** Until the `why` service runs in the service process: STARTED comes as the worker takes the job, before. */
+  const running = (id: string) => eventually(async () => ((await status(id)).progress === 1 ? true : undefined), 30_000);
   const reaches = (id: string, states: string[], ms = 30_000) =>
     eventually(async () => {
       const s = await status(id);
       return states.includes(s.task_status) ? s : undefined;
     }, ms);
   const job = async (id: string) => (await Job.fromId((await tasks.find(id))!.queue, id))!;
-  return { tasks, startWorker, submit, status, reaches, job };
+  return { tasks, startWorker, submit, status, reaches, running, job };
 }
 
 const FINAL = ['SUCCESS', 'FAILURE', 'REVOKED'];
@@ -58,11 +60,11 @@ const nameOf = (worker: Proc) => `${hostname()}:${worker.child.pid}`;
 describe('a worker sent SIGTERM with a task still running after shutdown_grace', () => {
   it('stops it saying "shutdown", and hands it back at once, not counted as an attempt, to the next worker', async () => {
     // The default lock settings: a task left to the stalled check would come back only after 15 to 25 s.
-    const { startWorker, submit, reaches, job } = setup({ shutdown_grace: 1, kill_after: 1 });
+    const { startWorker, submit, reaches, running, job } = setup({ shutdown_grace: 1, kill_after: 1 });
     const first = await startWorker();
     const file = join(dir, 'why-shutdown');
     const id = await submit('why', { file });
-    await reaches(id, ['STARTED']);
+    await running(id);
     const second = await startWorker();
     expect(await first.stop('SIGTERM')).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe('shutdown\n');
@@ -75,12 +77,12 @@ describe('a worker sent SIGTERM with a task still running after shutdown_grace',
   });
 
   it('tells a cancelled task apart: its reason is "revoked"', async () => {
-    // The service process started with the worker: a cancel while it still starts kills it before the service runs.
-    const { tasks, startWorker, submit, reaches } = setup({ service_idle_exit: 0 });
+    // A cancel before the service runs (its process still starting) would kill it before it could say why.
+    const { tasks, startWorker, submit, reaches, running } = setup({ service_idle_exit: 0 });
     await startWorker();
     const file = join(dir, 'why-revoked');
     const id = await submit('why', { file });
-    await reaches(id, ['STARTED']);
+    await running(id);
     await revoke(tasks, id, 'alice');
     await eventually(async () => (readFileSync(file, { encoding: 'utf8', flag: 'a+' }) === 'revoked\n' ? true : undefined));
     expect((await reaches(id, FINAL)).task_status).toBe('REVOKED');
